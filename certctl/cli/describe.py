@@ -1,0 +1,170 @@
+"""``describe certificate|issuer|clusterissuer NAME``: kubectl-describe views."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from certctl.cli.context import get_app, handles_errors
+from certctl.cli.render import describe_lines, describe_mapping, format_age
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from certctl.state.database import Event
+
+app = typer.Typer(
+    help="Show one Certificate or Issuer in detail, with its events.", no_args_is_help=True
+)
+
+FILENAME = typer.Option(None, "-f", "--filename", help="Manifest file or directory (repeatable).")
+NAMESPACE = typer.Option("default", "-n", "--namespace", help="Namespace of the object.")
+
+
+@app.command("certificate")
+@handles_errors
+def describe_certificate(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Certificate name."),
+    filename: list[str] = FILENAME,
+    namespace: str = NAMESPACE,
+) -> None:
+    """Describe a Certificate: spec, status, the issued certificate, and events."""
+    from certctl.engine.status import view_certificate
+
+    application = get_app(ctx)
+    manifests = application.load(filename, namespace)
+    matches = [c for c in manifests.certificates if c.name == name and c.namespace == namespace]
+    if not matches:
+        _not_found("certificate", name, namespace)
+    certificate = matches[0]
+    now = application.clock.now()
+    view = view_certificate(certificate, application.store, now, application.state)
+    lines = _header(
+        certificate.metadata.name,
+        certificate.namespace,
+        certificate.raw,
+        "Certificate",
+        str(certificate.source),
+    )
+    lines.append("Spec:")
+    lines.extend(describe_lines(certificate.raw.get("spec", {}), 1))
+    lines.append("Status:")
+    lines.extend(describe_lines(view.status_json(), 1))
+    if view.info is not None:
+        info = view.info
+        lines.append("Issued Certificate:")
+        lines.extend(
+            describe_lines(
+                {
+                    "subject": info.subject or "<empty>",
+                    "issuer": info.issuer,
+                    "serial": info.serial,
+                    "dnsNames": list(info.dns_names),
+                    "ipAddresses": list(info.ip_addresses),
+                    "notBefore": info.not_before.isoformat(),
+                    "notAfter": info.not_after.isoformat(),
+                    "publicKey": info.public_key,
+                    "fingerprintSha256": info.sha256_fingerprint,
+                },
+                1,
+            )
+        )
+    lines.extend(_events(view.events, now))
+    typer.echo("\n".join(lines))
+
+
+@app.command("issuer")
+@handles_errors
+def describe_issuer(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="Issuer name."),
+    filename: list[str] = FILENAME,
+    namespace: str = NAMESPACE,
+) -> None:
+    """Describe an Issuer: spec, readiness, and events."""
+    _describe_issuer(ctx, name, filename, namespace, cluster=False)
+
+
+@app.command("clusterissuer")
+@handles_errors
+def describe_cluster_issuer(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="ClusterIssuer name."),
+    filename: list[str] = FILENAME,
+) -> None:
+    """Describe a ClusterIssuer: spec, readiness, and events."""
+    _describe_issuer(ctx, name, filename, "default", cluster=True)
+
+
+def _describe_issuer(
+    ctx: typer.Context, name: str, filename: list[str] | None, namespace: str, *, cluster: bool
+) -> None:
+    from certctl.engine.status import view_issuer
+
+    application = get_app(ctx)
+    manifests = application.load(filename, namespace)
+    matches = [
+        issuer
+        for issuer in manifests.issuers
+        if issuer.name == name
+        and issuer.cluster_scoped == cluster
+        and (cluster or issuer.namespace == namespace)
+    ]
+    if not matches:
+        _not_found("clusterissuer" if cluster else "issuer", name, None if cluster else namespace)
+    issuer = matches[0]
+    view = view_issuer(
+        issuer, application.store, application.cluster_resource_namespace, application.state
+    )
+    lines = _header(issuer.name, issuer.namespace, issuer.raw, issuer.kind, str(issuer.source))
+    lines.append("Spec:")
+    lines.extend(describe_lines(issuer.raw.get("spec", {}), 1))
+    lines.append("Status:")
+    lines.extend(describe_lines(view.status_json(), 1))
+    lines.extend(_events(view.events, application.clock.now()))
+    typer.echo("\n".join(lines))
+
+
+def _header(name: str, namespace: str | None, raw: Any, kind: str, source: str) -> list[str]:
+    metadata = raw.get("metadata") or {}
+    lines = [f"{'Name:':<14}{name}"]
+    if namespace:
+        lines.append(f"{'Namespace:':<14}{namespace}")
+    lines.extend(describe_mapping("Labels", dict(metadata.get("labels") or {})))
+    lines.extend(describe_mapping("Annotations", dict(metadata.get("annotations") or {})))
+    lines.append(f"{'API Version:':<14}cert-manager.io/v1")
+    lines.append(f"{'Kind:':<14}{kind}")
+    lines.append(f"{'Source:':<14}{source}")
+    return lines
+
+
+def _events(events: list[Event], now: dt.datetime) -> list[str]:
+    if not events:
+        return ["Events:       <none>"]
+    rows = [
+        ["Type", "Reason", "Age", "From", "Message"],
+        ["----", "------", "----", "----", "-------"],
+    ]
+    for event in events:
+        age = format_age(now - event.last_seen)
+        if event.count > 1:
+            age = f"{age} (x{event.count} over {format_age(now - event.first_seen)})"
+        rows.append([event.type, event.reason, age, "certctl", event.message])
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["Events:"]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        lines.append("  " + "  ".join(cells) + "  " + row[4])
+    return lines
+
+
+def _not_found(kind: str, name: str, namespace: str | None) -> None:
+    from certctl.errors import UsageError
+
+    where = f" in namespace {namespace}" if namespace else ""
+    raise UsageError(
+        f'{kind} "{name}" not found{where} in the given manifests',
+        hint="Check the name, the namespace (-n) and the files given with -f",
+    )

@@ -1,0 +1,118 @@
+"""The certctl command line: global options and command registration.
+
+Command modules import only Typer at load time; the library is imported inside
+each command, so ``certctl --help`` stays as fast as a bare Typer app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from certctl import __version__
+from certctl.cli import describe, get, inspect, reconcile, validate
+from certctl.cli.context import AppContext, default_state_dir
+
+app = typer.Typer(
+    name="certctl",
+    help=(
+        "cert-manager's certificate lifecycle for every place a command can run: "
+        "reads cert-manager.io/v1 manifests and keeps certificates issued and renewed."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"certctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    store: str = typer.Option(
+        "dir:./certs",
+        "--store",
+        envvar="CERTCTL_STORE",
+        help="Where secrets live: dir:PATH (the only store in this version).",
+    ),
+    state_dir: Path = typer.Option(
+        None,
+        "--state-dir",
+        envvar="CERTCTL_STATE_DIR",
+        help="SQLite history and backoff [default: $XDG_STATE_HOME/certctl].",
+        show_default=False,
+    ),
+    cluster_resource_namespace: str = typer.Option(
+        "cert-manager",
+        "--cluster-resource-namespace",
+        envvar="CERTCTL_CLUSTER_RESOURCE_NAMESPACE",
+        help="Namespace of ClusterIssuer secrets.",
+    ),
+    concurrency: int = typer.Option(
+        8,
+        "--concurrency",
+        envvar="CERTCTL_CONCURRENCY",
+        min=1,
+        max=256,
+        help="Certificates issued at once.",
+    ),
+    lock_timeout: str = typer.Option(
+        "0s",
+        "--lock-timeout",
+        envvar="CERTCTL_LOCK_TIMEOUT",
+        help="How long to wait for another run's lock before exiting 3.",
+    ),
+    log_format: str = typer.Option(
+        "text", "--log-format", envvar="CERTCTL_LOG_FORMAT", help="text or json (stderr)."
+    ),
+    verbose: int = typer.Option(
+        0,
+        "-v",
+        "--verbose",
+        count=True,
+        help="More detail on stderr.",
+    ),
+    quiet: bool = typer.Option(
+        False, "-q", "--quiet", envvar="CERTCTL_QUIET", help="Only errors on stderr."
+    ),
+    no_color: bool = typer.Option(False, "--no-color", envvar="NO_COLOR", help="No colours."),
+    debug: bool = typer.Option(
+        False, "--debug", envvar="CERTCTL_DEBUG", help="Tracebacks with errors."
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    if log_format not in ("text", "json"):
+        raise typer.BadParameter("must be text or json", param_hint="--log-format")
+    ctx.obj = AppContext(
+        store_spec=store,
+        state_dir=state_dir or default_state_dir(),
+        cluster_resource_namespace=cluster_resource_namespace,
+        concurrency=concurrency,
+        lock_timeout=lock_timeout,
+        log_format=log_format,
+        verbosity=-1 if quiet else verbose,
+        color=not no_color,
+        debug=debug,
+    )
+
+
+reconcile.register(app)
+validate.register(app)
+app.command("inspect")(inspect.inspect_command)
+app.add_typer(get.app, name="get")
+app.add_typer(describe.app, name="describe")
+
+
+def run() -> None:
+    """The console script entry point."""
+    app()

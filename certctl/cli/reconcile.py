@@ -1,0 +1,144 @@
+"""``issue`` and ``renew``: bring Certificates' secrets up to date."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+
+import typer
+
+from certctl.cli.context import AppContext, get_app, handles_errors
+from certctl.cli.render import check_output_format, format_time, print_data, print_table
+
+if TYPE_CHECKING:
+    from certctl.engine.reconcile import CertificateResult, ReconcileReport
+
+FILENAME_HELP = "Manifest file or directory (repeatable; - for stdin)."
+
+
+def register(app: typer.Typer) -> None:
+    app.command("issue")(issue_command)
+    app.command("renew")(renew_command)
+
+
+@handles_errors
+def issue_command(
+    ctx: typer.Context,
+    filename: list[str] = typer.Option(None, "-f", "--filename", help=FILENAME_HELP),
+    namespace: str = typer.Option(
+        "default", "-n", "--namespace", help="Namespace for manifests without one."
+    ),
+    name: list[str] = typer.Option(None, "--name", help="Only this Certificate (repeatable)."),
+    force: bool = typer.Option(
+        False, "--force", help="Reissue even if nothing is due; ignore backoff."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing."),
+    output: str = typer.Option("table", "-o", "--output", help="table, wide, json or yaml."),
+) -> None:
+    """Ensure each Certificate has a valid, up-to-date certificate in the store."""
+    _run(get_app(ctx), "issue", filename, namespace, name, force, dry_run, output)
+
+
+@handles_errors
+def renew_command(
+    ctx: typer.Context,
+    filename: list[str] = typer.Option(None, "-f", "--filename", help=FILENAME_HELP),
+    namespace: str = typer.Option(
+        "default", "-n", "--namespace", help="Namespace for manifests without one."
+    ),
+    name: list[str] = typer.Option(None, "--name", help="Only this Certificate (repeatable)."),
+    force: bool = typer.Option(
+        False, "--force", help="Renew now, like cmctl renew; ignore backoff."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing."),
+    output: str = typer.Option("table", "-o", "--output", help="table, wide, json or yaml."),
+) -> None:
+    """The cron entry point: renew what is due; silent and offline when nothing is."""
+    _run(get_app(ctx), "renew", filename, namespace, name, force, dry_run, output)
+
+
+def _run(
+    app: AppContext,
+    command: str,
+    filename: list[str] | None,
+    namespace: str,
+    names: list[str] | None,
+    force: bool,
+    dry_run: bool,
+    output: str,
+) -> None:
+    from certctl.engine.reconcile import ReconcileOptions, reconcile
+
+    check_output_format(output)
+    started = time.monotonic()
+    manifests = app.load(filename, namespace)
+    options = ReconcileOptions(
+        names=tuple(names or ()),
+        force=force,
+        dry_run=dry_run,
+        concurrency=app.concurrency,
+        cluster_resource_namespace=app.cluster_resource_namespace,
+    )
+
+    def progress(result: CertificateResult) -> None:
+        line = f"{result.key}: {result.action} ({result.reason})"
+        if result.outcome == "failed":
+            app.warn(f"{line}: {result.error}")
+            if app.debug and result.debug_trace:
+                app.warn(result.debug_trace)
+        elif result.outcome == "unchanged":
+            app.detail(f"{line}, renews at {format_time(result.renewal_time)}")
+        else:
+            app.info(f"{line}: {result.message}")
+
+    store = app.store
+    if dry_run:
+        report = reconcile(manifests, store, app.state, app.clock, options, progress)
+    else:
+        with store.lock(app.lock_timeout_delta()):
+            report = reconcile(manifests, store, app.state, app.clock, options, progress)
+    _render(app, command, report, output, time.monotonic() - started)
+    if report.exit_code:
+        raise typer.Exit(report.exit_code)
+
+
+def _render(
+    app: AppContext, command: str, report: ReconcileReport, output: str, seconds: float
+) -> None:
+    if output in ("json", "yaml"):
+        print_data({"results": [result.to_json() for result in report.results]}, output)
+    else:
+        shown = [
+            result
+            for result in report.results
+            if command == "issue" or result.outcome != "unchanged" or output == "wide"
+        ]
+        if shown:
+            headers = ["NAMESPACE", "NAME", "SECRET", "ACTION", "REASON", "NOT AFTER", "RENEWAL"]
+            rows = [
+                [
+                    result.namespace,
+                    result.name,
+                    result.secret_name,
+                    result.action,
+                    result.reason,
+                    format_time(result.not_after),
+                    format_time(result.renewal_time),
+                ]
+                for result in shown
+            ]
+            if output == "wide":
+                headers.append("MESSAGE")
+                for row, result in zip(rows, shown, strict=True):
+                    row.append(result.error or result.message)
+            print_table(headers, rows)
+    counts = {
+        outcome: report.count(outcome)
+        for outcome in ("issued", "repaired", "unchanged", "planned", "skipped", "failed")
+    }
+    summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
+    total = len(report.results)
+    if command == "renew" and total and counts["unchanged"] == total:
+        app.info(f"Nothing to renew: {total} certificates up to date ({seconds:.2f}s).")
+    else:
+        app.info(f"{command}: {total} certificates: {summary or 'none selected'} ({seconds:.2f}s).")

@@ -1,0 +1,68 @@
+"""``validate``: schema and semantic validation of manifests, changing nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import typer
+
+from certctl.cli.context import get_app, handles_errors
+from certctl.cli.render import check_output_format, print_data
+
+
+def register(app: typer.Typer) -> None:
+    app.command("validate")(validate_command)
+
+
+@handles_errors
+def validate_command(
+    ctx: typer.Context,
+    filename: list[str] = typer.Option(
+        None, "-f", "--filename", help="Manifest file or directory (repeatable; - for stdin)."
+    ),
+    namespace: str = typer.Option(
+        "default", "-n", "--namespace", help="Namespace for manifests without one."
+    ),
+    output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
+) -> None:
+    """Validate manifests as cert-manager's webhook would; exit 2 on any error."""
+    check_output_format(output, ("table", "json", "yaml"))
+    application = get_app(ctx)
+    manifests = application.load(filename, namespace)
+    warnings = []
+    for certificate in manifests.certificates:
+        if manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace) is None:
+            warnings.append(
+                f"{certificate.source}: Certificate {certificate.key} refers to "
+                f"{certificate.spec.issuer_ref}, which is not among these manifests "
+                "(issue will need it)"
+            )
+    ignored = Counter(document.kind for document in manifests.ignored)
+    if output in ("json", "yaml"):
+        print_data(
+            {
+                "valid": True,
+                "certificates": [c.key for c in manifests.certificates],
+                "issuers": [i.key for i in manifests.issuers],
+                "ignored": [
+                    {"kind": d.kind, "name": d.name, "source": str(d.source)}
+                    for d in manifests.ignored
+                ],
+                "warnings": warnings,
+            },
+            output,
+        )
+    else:
+        issuers = sum(1 for issuer in manifests.issuers if not issuer.cluster_scoped)
+        cluster_issuers = len(manifests.issuers) - issuers
+        summary = (
+            f"Valid: {len(manifests.certificates)} Certificates, {issuers} Issuers, "
+            f"{cluster_issuers} ClusterIssuers"
+        )
+        if ignored:
+            summary += "; ignored: " + ", ".join(
+                f"{n} {kind}" for kind, n in sorted(ignored.items())
+            )
+        typer.echo(summary + ".")
+    for warning in warnings:
+        application.warn(f"Warning: {warning}")

@@ -1,0 +1,611 @@
+"""The reconcile loop: manifests (desired) + store (observed) -> plan -> issue -> store.
+
+``reconcile`` is what ``issue`` and ``renew`` run. It works in three steps:
+
+1. **Evaluate** every selected Certificate. When the Certificate's spec and its
+   Secret's version are what the state recorded last time, and the recorded
+   renewal time is still ahead, the answer is known without reading the Secret
+   (the cron path). Otherwise the Secret is read and the reissue chain decides.
+2. **Plan**: order what must be issued so that issuers get their secrets first.
+3. **Apply** level by level, concurrently within a level. A failure leaves the
+   old Secret untouched, is recorded for backoff, and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import traceback
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from certctl.api.models import Certificate, Issuer, ManifestSet
+from certctl.clock import Clock
+from certctl.engine.backoff import compute_next_attempt
+from certctl.engine.ordering import order_by_secret_dependencies
+from certctl.engine.policies import (
+    PolicyInput,
+    SecretView,
+    Trigger,
+    evaluate_reissue_chain,
+    format_rfc3339,
+)
+from certctl.errors import (
+    EXIT_CERTIFICATE_FAILED,
+    EXIT_OK,
+    CertctlError,
+    IssuanceError,
+    UsageError,
+)
+
+if TYPE_CHECKING:
+    from certctl.state.database import Fingerprint, StateDatabase
+    from certctl.stores.base import SecretRecord, SecretStore
+
+log = logging.getLogger("certctl")
+
+UP_TO_DATE = "UpToDate"
+VERDICT_UP_TO_DATE = "UpToDate"
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    """What the user asked for.
+
+    Attributes:
+        names: only these Certificates (by name); empty means all.
+        force: reissue even when nothing is due, and ignore backoff.
+        dry_run: decide and report, change nothing.
+        concurrency: how many certificates to issue at once.
+        cluster_resource_namespace: where ClusterIssuer secrets live.
+    """
+
+    names: tuple[str, ...] = ()
+    force: bool = False
+    dry_run: bool = False
+    concurrency: int = 8
+    cluster_resource_namespace: str = "cert-manager"
+
+
+@dataclass
+class CertificateResult:
+    """The outcome for one Certificate; the ``-o json`` schema of issue/renew."""
+
+    name: str
+    namespace: str
+    secret_name: str
+    action: str
+    reason: str
+    message: str
+    outcome: str
+    not_after: dt.datetime | None = None
+    renewal_time: dt.datetime | None = None
+    error: str = ""
+    exit_code: int = EXIT_OK
+    debug_trace: str = field(default="", repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "namespace": self.namespace,
+            "secretName": self.secret_name,
+            "action": self.action,
+            "reason": self.reason,
+            "message": self.message,
+            "outcome": self.outcome,
+            "notAfter": format_rfc3339(self.not_after) if self.not_after else None,
+            "renewalTime": format_rfc3339(self.renewal_time) if self.renewal_time else None,
+            "error": self.error or None,
+        }
+
+
+@dataclass
+class ReconcileReport:
+    results: list[CertificateResult]
+
+    @property
+    def exit_code(self) -> int:
+        codes = {result.exit_code for result in self.results} - {EXIT_OK}
+        # Infrastructure trouble (3) outranks a plain certificate failure (1).
+        return max(codes) if codes else EXIT_OK
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for result in self.results if result.outcome == outcome)
+
+
+@dataclass
+class _Evaluation:
+    certificate: Certificate
+    trigger: Trigger | None
+    record: SecretRecord | None = None
+    view: SecretView | None = None
+    not_after: dt.datetime | None = None
+    renewal_time: dt.datetime | None = None
+    spec_hash: str = ""
+    secret_version: str | None = None
+    drift: list[str] = field(default_factory=list)
+    from_fingerprint: bool = False
+
+
+ProgressCallback = Callable[[CertificateResult], None]
+
+
+class Reconciler:
+    """Runs one reconcile over a set of manifests against one store."""
+
+    def __init__(
+        self,
+        manifests: ManifestSet,
+        store: SecretStore,
+        state: StateDatabase,
+        clock: Clock,
+        options: ReconcileOptions,
+        on_result: ProgressCallback | None = None,
+    ) -> None:
+        self.manifests = manifests
+        self.store = store
+        self.state = state
+        self.clock = clock
+        self.options = options
+        self.on_result = on_result or (lambda result: None)
+        self.now = clock.now()
+
+    # -- step 1: evaluate -------------------------------------------------------------------
+
+    def select(self) -> list[Certificate]:
+        certificates = list(self.manifests.certificates)
+        if not self.options.names:
+            return certificates
+        wanted = set(self.options.names)
+        selected = [c for c in certificates if c.name in wanted]
+        missing = wanted - {c.name for c in selected}
+        if missing:
+            known = ", ".join(sorted(c.name for c in certificates)) or "none"
+            raise UsageError(
+                f"No Certificate named {', '.join(sorted(missing))} in the given manifests",
+                hint=f"Certificates found: {known}",
+            )
+        return selected
+
+    def evaluate(self, certificates: Sequence[Certificate]) -> list[_Evaluation]:
+        fingerprints = self.state.load_fingerprints()
+        evaluations = []
+        for certificate in certificates:
+            spec_hash = hash_certificate_spec(certificate)
+            version = self.store.version(certificate.namespace, certificate.spec.secret_name)
+            fingerprint = fingerprints.get(certificate.key)
+            if not self.options.force and _fingerprint_still_valid(
+                fingerprint, spec_hash, version, self.now
+            ):
+                assert fingerprint is not None
+                evaluations.append(
+                    _Evaluation(
+                        certificate,
+                        None,
+                        not_after=fingerprint.not_after,
+                        renewal_time=fingerprint.renewal_time,
+                        spec_hash=spec_hash,
+                        secret_version=version,
+                        from_fingerprint=True,
+                    )
+                )
+                continue
+            evaluations.append(self._evaluate_from_store(certificate, spec_hash))
+        return evaluations
+
+    def _evaluate_from_store(self, certificate: Certificate, spec_hash: str) -> _Evaluation:
+        record = self.store.read(certificate.namespace, certificate.spec.secret_name)
+        view = decode_secret(certificate, record)
+        not_after = renewal_time = None
+        if view.certificate_info is not None:
+            not_after = view.certificate_info.not_after
+            renewal_time = compute_renewal(certificate, view.certificate_info)
+        trigger = evaluate_reissue_chain(PolicyInput(certificate, view, self.now, renewal_time))
+        if trigger is None and self.options.force:
+            trigger = Trigger("ManuallyTriggered", "Certificate re-issuance manually triggered")
+        evaluation = _Evaluation(
+            certificate,
+            trigger,
+            record=record,
+            view=view,
+            not_after=not_after,
+            renewal_time=renewal_time,
+            spec_hash=spec_hash,
+            secret_version=record.version if record else None,
+        )
+        if trigger is None and record is not None and view.certificate is not None:
+            from certctl.engine.secretdata import find_drift
+
+            evaluation.drift = find_drift(certificate, record, view.certificate)
+        return evaluation
+
+    # -- steps 2 and 3: plan and apply ---------------------------------------------------------
+
+    def run(self) -> ReconcileReport:
+        certificates = self.select()
+        evaluations = self.evaluate(certificates)
+        results: dict[str, CertificateResult] = {}
+        to_issue: list[_Evaluation] = []
+        fingerprints: list[Fingerprint] = []
+        with self.state.batch():
+            for evaluation in evaluations:
+                outcome = self._settle_without_issuing(evaluation, fingerprints)
+                if outcome is None:
+                    to_issue.append(evaluation)
+                else:
+                    results[evaluation.certificate.key] = outcome
+                    self.on_result(outcome)
+            if to_issue:
+                for level in self._plan(to_issue):
+                    for result in self._apply_level(level, fingerprints):
+                        results[result.key] = result
+                        self.on_result(result)
+            if not self.options.dry_run and fingerprints:
+                self.state.save_fingerprints(fingerprints)
+        return ReconcileReport([results[c.key] for c in certificates])
+
+    def _settle_without_issuing(
+        self, evaluation: _Evaluation, fingerprints: list[Fingerprint]
+    ) -> CertificateResult | None:
+        """Return a result for a Certificate that needs no issuance, or None if it does."""
+        certificate = evaluation.certificate
+        if evaluation.trigger is not None:
+            backoff_until = self._backoff_until(evaluation)
+            if backoff_until is None:
+                return None
+            return self._result(
+                evaluation,
+                "BackingOff",
+                evaluation.trigger.reason,
+                f"{evaluation.trigger.message}; not retrying until {format_rfc3339(backoff_until)} "
+                "because earlier attempts failed (use --force to retry now)",
+                "skipped",
+            )
+        if evaluation.drift and evaluation.record is not None and evaluation.view is not None:
+            return self._repair(evaluation, fingerprints)
+        if not evaluation.from_fingerprint and not self.options.dry_run:
+            self.state.record_observed(
+                certificate.key,
+                not_before=evaluation.view.certificate_info.not_before
+                if evaluation.view and evaluation.view.certificate_info
+                else None,
+                not_after=evaluation.not_after,
+                renewal_time=evaluation.renewal_time,
+            )
+            fingerprints.append(self._fingerprint(evaluation, evaluation.secret_version))
+        return self._result(
+            evaluation,
+            UP_TO_DATE,
+            "Ready",
+            "Certificate is up to date and has not expired",
+            "unchanged",
+        )
+
+    def _backoff_until(self, evaluation: _Evaluation) -> dt.datetime | None:
+        if self.options.force:
+            return None
+        status = self.state.get_status(evaluation.certificate.key)
+        if status is None or status.last_failure_spec_hash != evaluation.spec_hash:
+            # A spec edit retries at once, as in cert-manager.
+            return None
+        next_attempt = compute_next_attempt(
+            status.failed_issuance_attempts, status.last_failure_time
+        )
+        return next_attempt if next_attempt is not None and next_attempt > self.now else None
+
+    def _plan(self, evaluations: list[_Evaluation]) -> list[list[_Evaluation]]:
+        def produces(evaluation: _Evaluation) -> tuple[str, str]:
+            certificate = evaluation.certificate
+            return certificate.namespace, certificate.spec.secret_name
+
+        def needs(evaluation: _Evaluation) -> list[tuple[str, str]]:
+            certificate = evaluation.certificate
+            issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
+            if issuer is None:
+                return []
+            return list(issuer_secret_dependencies(issuer, self._issuer_secret_namespace(issuer)))
+
+        def describe(evaluation: _Evaluation) -> tuple[str, str]:
+            return str(evaluation.certificate.source), evaluation.certificate.key
+
+        return order_by_secret_dependencies(evaluations, produces, needs, describe)
+
+    def _apply_level(
+        self, level: list[_Evaluation], fingerprints: list[Fingerprint]
+    ) -> list[CertificateResult]:
+        workers = max(1, min(self.options.concurrency, len(level)))
+        if workers == 1:
+            outcomes = [self._issue_one(evaluation) for evaluation in level]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="issue") as pool:
+                outcomes = list(pool.map(self._issue_one, level))
+        results = []
+        for evaluation, (result, new_version) in zip(level, outcomes, strict=True):
+            self._record(evaluation, result)
+            if new_version is not None:
+                fingerprints.append(
+                    self._fingerprint(
+                        replace(
+                            evaluation,
+                            not_after=result.not_after,
+                            renewal_time=result.renewal_time,
+                        ),
+                        new_version,
+                    )
+                )
+            results.append(result)
+        return results
+
+    def _issue_one(self, evaluation: _Evaluation) -> tuple[CertificateResult, str | None]:
+        trigger = evaluation.trigger
+        assert trigger is not None
+        if self.options.dry_run:
+            return (
+                self._result(evaluation, "WouldIssue", trigger.reason, trigger.message, "planned"),
+                None,
+            )
+        try:
+            return self._issue(evaluation, trigger)
+        except CertctlError as exc:
+            log.debug("issuing %s failed", evaluation.certificate.key, exc_info=True)
+            return self._failure(evaluation, exc.reason, exc.paragraph(), exc.exit_code), None
+        except Exception as exc:  # a bug must not stop the other certificates
+            log.debug("issuing %s crashed", evaluation.certificate.key, exc_info=True)
+            result = self._failure(
+                evaluation,
+                "InternalError",
+                f"certctl hit an internal error while issuing {evaluation.certificate.key}: "
+                f"{type(exc).__name__}: {exc}. Run again with --debug for the traceback and "
+                "report it.",
+                EXIT_CERTIFICATE_FAILED,
+            )
+            result.debug_trace = traceback.format_exc()
+            return result, None
+
+    def _issue(
+        self, evaluation: _Evaluation, trigger: Trigger
+    ) -> tuple[CertificateResult, str | None]:
+        from certctl.engine.issuance import issue_certificate
+
+        certificate = evaluation.certificate
+        issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
+        if issuer is None:
+            raise IssuanceError(
+                f"Certificate {certificate.key} refers to {certificate.spec.issuer_ref}, "
+                "which is not among the given manifests",
+                reason="IssuerNotFound",
+                hint="Pass the file holding that Issuer or ClusterIssuer with -f, or fix "
+                "spec.issuerRef",
+            )
+        outcome = issue_certificate(
+            certificate,
+            issuer,
+            existing=evaluation.record,
+            read_secret=self.store.read,
+            issuer_secret_namespace=self._issuer_secret_namespace(issuer),
+            now=self.clock.now(),
+        )
+        for reason, message in outcome.warnings:
+            self.state.record_event("Certificate", certificate.key, "Warning", reason, message)
+        version = self.store.write(outcome.secret)
+        action = "Issued" if evaluation.record is None else "Reissued"
+        if trigger.reason in ("Renewing", "Expired"):
+            action = "Renewed"
+        result = self._result(evaluation, action, trigger.reason, trigger.message, "issued")
+        result.not_after = outcome.not_after
+        result.renewal_time = compute_renewal(certificate, outcome.info)
+        return result, version
+
+    def _repair(
+        self, evaluation: _Evaluation, fingerprints: list[Fingerprint]
+    ) -> CertificateResult:
+        message = "Secret metadata or derived data drifted and will be repaired: " + ", ".join(
+            evaluation.drift
+        )
+        if self.options.dry_run:
+            return self._result(evaluation, "WouldRepair", "SecretDrift", message, "planned")
+        from certctl.engine.issuance import repair_certificate_secret
+
+        assert evaluation.record is not None and evaluation.view is not None
+        try:
+            secret = repair_certificate_secret(
+                evaluation.certificate, evaluation.record, evaluation.view, self.store.read
+            )
+            version = self.store.write(secret)
+        except CertctlError as exc:
+            result = self._failure(evaluation, exc.reason, exc.paragraph(), exc.exit_code)
+            self._record(evaluation, result)
+            return result
+        result = self._result(evaluation, "Repaired", "SecretDrift", message, "repaired")
+        self._record(evaluation, result)
+        fingerprints.append(self._fingerprint(evaluation, version))
+        return result
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _issuer_secret_namespace(self, issuer: Issuer) -> str:
+        if issuer.cluster_scoped:
+            return self.options.cluster_resource_namespace
+        assert issuer.namespace is not None
+        return issuer.namespace
+
+    def _record(self, evaluation: _Evaluation, result: CertificateResult) -> None:
+        key = evaluation.certificate.key
+        if result.outcome == "issued":
+            self.state.record_event(
+                "Certificate",
+                key,
+                "Normal",
+                "Issuing",
+                evaluation.trigger.message if evaluation.trigger else result.message,
+            )
+            self.state.record_event(
+                "Certificate",
+                key,
+                "Normal",
+                "Issuing",
+                "The certificate has been successfully issued",
+            )
+            self.state.record_issued(
+                key,
+                not_before=None,
+                not_after=result.not_after,
+                renewal_time=result.renewal_time,
+                issuer=str(evaluation.certificate.spec.issuer_ref),
+            )
+        elif result.outcome == "repaired":
+            self.state.record_event("Certificate", key, "Normal", "Repaired", result.message)
+        elif result.outcome == "failed":
+            self.state.record_event(
+                "Certificate",
+                key,
+                "Warning",
+                "Failed",
+                "The certificate request has failed to complete and will be retried: "
+                + result.error,
+            )
+            self.state.record_failure(
+                key, reason=result.reason, message=result.error, spec_hash=evaluation.spec_hash
+            )
+
+    def _fingerprint(self, evaluation: _Evaluation, version: str | None) -> Fingerprint:
+        from certctl.state.database import Fingerprint
+
+        return Fingerprint(
+            key=evaluation.certificate.key,
+            spec_hash=evaluation.spec_hash,
+            secret_version=version or "",
+            renewal_time=evaluation.renewal_time,
+            not_after=evaluation.not_after,
+            verdict=VERDICT_UP_TO_DATE,
+        )
+
+    def _result(
+        self, evaluation: _Evaluation, action: str, reason: str, message: str, outcome: str
+    ) -> CertificateResult:
+        certificate = evaluation.certificate
+        return CertificateResult(
+            name=certificate.name,
+            namespace=certificate.namespace,
+            secret_name=certificate.spec.secret_name,
+            action=action,
+            reason=reason,
+            message=message,
+            outcome=outcome,
+            not_after=evaluation.not_after,
+            renewal_time=evaluation.renewal_time,
+        )
+
+    def _failure(
+        self, evaluation: _Evaluation, reason: str, error: str, exit_code: int
+    ) -> CertificateResult:
+        result = self._result(evaluation, "Failed", reason, error, "failed")
+        result.error = error
+        result.exit_code = exit_code
+        return result
+
+
+def reconcile(
+    manifests: ManifestSet,
+    store: SecretStore,
+    state: StateDatabase,
+    clock: Clock,
+    options: ReconcileOptions,
+    on_result: ProgressCallback | None = None,
+) -> ReconcileReport:
+    """Bring every selected Certificate's Secret up to date. See the module docstring."""
+    return Reconciler(manifests, store, state, clock, options, on_result).run()
+
+
+def _fingerprint_still_valid(
+    fingerprint: Fingerprint | None, spec_hash: str, version: str | None, now: dt.datetime
+) -> bool:
+    if fingerprint is None or version is None:
+        return False
+    if fingerprint.verdict != VERDICT_UP_TO_DATE:
+        return False
+    if fingerprint.spec_hash != spec_hash or fingerprint.secret_version != version:
+        return False
+    if fingerprint.not_after is None or now >= fingerprint.not_after:
+        return False
+    return fingerprint.renewal_time is None or now < fingerprint.renewal_time
+
+
+def hash_certificate_spec(certificate: Certificate) -> str:
+    """A digest of everything about a Certificate that can change the reissue verdict."""
+    payload = json.dumps(
+        [
+            certificate.namespace,
+            certificate.raw.get("metadata", {}).get("name"),
+            certificate.raw.get("spec"),
+        ],
+        sort_keys=True,
+        default=str,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def issuer_secret_dependencies(issuer: Issuer, secret_namespace: str) -> list[tuple[str, str]]:
+    """The secrets an issuer reads before it can sign, as (namespace, name)."""
+    if issuer.spec.type == "ca":
+        return [(secret_namespace, str(issuer.spec.config["secretName"]))]
+    return []
+
+
+def decode_secret(certificate: Certificate, record: SecretRecord | None) -> SecretView:
+    """Decode the key and certificate of a Secret once, for the reissue chain."""
+    if record is None:
+        return SecretView(record=None)
+    from certctl.pki.certificates import describe_certificate, parse_pem_certificates
+    from certctl.pki.keys import key_spec_mismatches, load_private_key, public_keys_equal
+
+    key = info = leaf = None
+    key_error = certificate_error = ""
+    key_pem, crt_pem = record.data.get("tls.key"), record.data.get("tls.crt")
+    if key_pem:
+        try:
+            key = load_private_key(key_pem)
+        except ValueError as exc:
+            key_error = str(exc)
+    if crt_pem:
+        try:
+            leaf = parse_pem_certificates(crt_pem)[0]
+            info = describe_certificate(leaf)
+        except ValueError as exc:
+            certificate_error = str(exc)
+    matches = bool(key and leaf and public_keys_equal(leaf.public_key(), key))
+    mismatches = tuple(key_spec_mismatches(key, certificate.spec.private_key)) if key else ()
+    return SecretView(
+        record=record,
+        key=key,
+        key_error=key_error,
+        certificate=leaf,
+        certificate_info=info,
+        certificate_error=certificate_error,
+        key_matches=matches,
+        key_mismatches=mismatches,
+    )
+
+
+def compute_renewal(certificate: Certificate, info: Any) -> dt.datetime | None:
+    from certctl.pki.renewal import compute_renewal_time
+
+    spec = certificate.spec
+    decision = compute_renewal_time(
+        info.not_before,
+        info.not_after,
+        renew_before=spec.renew_before,
+        renew_before_percentage=spec.renew_before_percentage,
+        renewal=spec.renewal,
+    )
+    renewal_time: dt.datetime | None = decision.renewal_time
+    return renewal_time

@@ -1,0 +1,214 @@
+"""certctl.pki.keys: generation, encoding, loading and spec matching."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
+
+from certctl.api.models import PrivateKeySpec
+from certctl.pki.keys import (
+    describe_key,
+    encode_private_key,
+    generate_private_key,
+    key_spec_mismatches,
+    load_private_key,
+    public_keys_equal,
+)
+from tests.unit.pki.builders import cached_key
+
+
+@pytest.mark.parametrize(
+    ("spec", "description"),
+    [
+        pytest.param(PrivateKeySpec(), "RSA 2048", id="the default key is RSA 2048"),
+        pytest.param(PrivateKeySpec("RSA", 0), "RSA 2048", id="RSA size 0 means 2048"),
+        pytest.param(
+            PrivateKeySpec("RSA", 2304), "RSA 2304", id="any RSA size from 2048 is allowed"
+        ),
+        pytest.param(PrivateKeySpec("ECDSA", 256), "ECDSA P-256", id="ECDSA 256 is P-256"),
+        pytest.param(PrivateKeySpec("ECDSA", 384), "ECDSA P-384", id="ECDSA 384 is P-384"),
+        pytest.param(PrivateKeySpec("ECDSA", 521), "ECDSA P-521", id="ECDSA 521 is P-521"),
+        pytest.param(PrivateKeySpec("ECDSA", 0), "ECDSA P-256", id="ECDSA size 0 means P-256"),
+        pytest.param(PrivateKeySpec("Ed25519", 0), "Ed25519", id="Ed25519 ignores the size"),
+    ],
+)
+def test_generate_private_key_follows_the_spec(spec: PrivateKeySpec, description: str) -> None:
+    key = generate_private_key(spec)
+    assert describe_key(key) == description
+    assert describe_key(key.public_key()) == description
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        pytest.param(PrivateKeySpec("RSA", 1024), id="RSA below 2048 is refused"),
+        pytest.param(PrivateKeySpec("RSA", 16384), id="RSA above 8192 is refused"),
+        pytest.param(
+            PrivateKeySpec("ECDSA", 255), id="ECDSA sizes other than 256/384/521 are refused"
+        ),
+    ],
+)
+def test_generate_private_key_rejects_bad_sizes(spec: PrivateKeySpec) -> None:
+    with pytest.raises(ValueError, match="size"):
+        generate_private_key(spec)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "size", "encoding", "header"),
+    [
+        pytest.param(
+            "RSA", 2048, "PKCS1", b"RSA PRIVATE KEY", id="PKCS1 RSA is an RSA PRIVATE KEY block"
+        ),
+        pytest.param(
+            "ECDSA",
+            256,
+            "PKCS1",
+            b"EC PRIVATE KEY",
+            id="PKCS1 ECDSA is a SEC1 EC PRIVATE KEY block",
+        ),
+        pytest.param("Ed25519", 0, "PKCS1", b"PRIVATE KEY", id="Ed25519 is always PKCS8"),
+        pytest.param("RSA", 2048, "PKCS8", b"PRIVATE KEY", id="PKCS8 RSA is a PRIVATE KEY block"),
+        pytest.param(
+            "ECDSA", 384, "PKCS8", b"PRIVATE KEY", id="PKCS8 ECDSA is a PRIVATE KEY block"
+        ),
+    ],
+)
+def test_encode_private_key_uses_the_encoding(
+    algorithm: str, size: int, encoding: str, header: bytes
+) -> None:
+    key = cached_key(algorithm, size)
+    pem = encode_private_key(key, encoding)  # type: ignore[arg-type]
+    assert pem.startswith(b"-----BEGIN " + header + b"-----\n")
+    assert b"ENCRYPTED" not in pem
+    loaded = load_private_key(pem)
+    assert public_keys_equal(loaded, key)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"", id="empty data is not a key"),
+        pytest.param(b"not a key at all", id="garbage is not a key"),
+        pytest.param(
+            b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+            id="a broken PEM body is not a key",
+        ),
+    ],
+)
+def test_load_private_key_rejects_undecodable_data(data: bytes) -> None:
+    with pytest.raises(ValueError, match="could not be decoded"):
+        load_private_key(data)
+
+
+def test_load_private_key_rejects_unsupported_key_types() -> None:
+    dsa_key = dsa.generate_private_key(2048)
+    pem = dsa_key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    with pytest.raises(ValueError, match="only RSA, ECDSA and Ed25519"):
+        load_private_key(pem)
+
+
+def test_load_private_key_rejects_other_curves() -> None:
+    key = ec.generate_private_key(ec.SECP256K1())
+    pem = encode_private_key(key, "PKCS8")
+    with pytest.raises(ValueError, match="secp256k1"):
+        load_private_key(pem)
+
+
+def test_load_private_key_returns_the_concrete_types() -> None:
+    assert isinstance(
+        load_private_key(encode_private_key(cached_key("RSA", 2048), "PKCS1")), rsa.RSAPrivateKey
+    )
+    assert isinstance(
+        load_private_key(encode_private_key(cached_key("Ed25519", 0), "PKCS8")),
+        ed25519.Ed25519PrivateKey,
+    )
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "size", "spec", "expected"),
+    [
+        pytest.param(
+            "RSA",
+            2048,
+            PrivateKeySpec("RSA", 2048),
+            [],
+            id="an RSA 2048 key matches the default spec",
+        ),
+        pytest.param(
+            "RSA",
+            2048,
+            PrivateKeySpec("RSA", 2048, encoding="PKCS8"),
+            [],
+            id="the encoding never counts",
+        ),
+        pytest.param(
+            "RSA",
+            2048,
+            PrivateKeySpec("RSA", 2048, rotation_policy="Never"),
+            [],
+            id="the rotation policy never counts",
+        ),
+        pytest.param(
+            "RSA",
+            2048,
+            PrivateKeySpec("RSA", 4096),
+            ["spec.privateKey.size"],
+            id="a different RSA size is a size mismatch",
+        ),
+        pytest.param(
+            "ECDSA",
+            256,
+            PrivateKeySpec("ECDSA", 384),
+            ["spec.privateKey.size"],
+            id="a different curve is a size mismatch",
+        ),
+        pytest.param(
+            "ECDSA", 256, PrivateKeySpec("ECDSA", 0), [], id="ECDSA size 0 is matched as 256"
+        ),
+        pytest.param(
+            "ECDSA",
+            256,
+            PrivateKeySpec("RSA", 2048),
+            ["spec.privateKey.algorithm"],
+            id="an ECDSA key for an RSA spec is an algorithm mismatch",
+        ),
+        pytest.param(
+            "RSA",
+            2048,
+            PrivateKeySpec("Ed25519", 0),
+            ["spec.privateKey.algorithm"],
+            id="an RSA key for an Ed25519 spec is an algorithm mismatch",
+        ),
+        pytest.param(
+            "Ed25519",
+            0,
+            PrivateKeySpec("Ed25519", 0),
+            [],
+            id="an Ed25519 key matches an Ed25519 spec",
+        ),
+        pytest.param(
+            "Ed25519",
+            0,
+            PrivateKeySpec("ECDSA", 256),
+            ["spec.privateKey.algorithm"],
+            id="an Ed25519 key for an ECDSA spec is an algorithm mismatch",
+        ),
+    ],
+)
+def test_key_spec_mismatches(
+    algorithm: str, size: int, spec: PrivateKeySpec, expected: list[str]
+) -> None:
+    assert key_spec_mismatches(cached_key(algorithm, size), spec) == expected
+
+
+def test_public_keys_equal_compares_public_halves() -> None:
+    key = cached_key("ECDSA", 256)
+    other = cached_key("ECDSA", 384)
+    assert public_keys_equal(key, key.public_key())
+    assert public_keys_equal(key.public_key(), key)
+    assert not public_keys_equal(key, other)
