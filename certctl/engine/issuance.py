@@ -102,6 +102,7 @@ def issue_certificate(
         chain_pem=issued.chain_pem,
         ca_pem=issued.ca_pem,
         chain=chain,
+        info=info,
     )
     secret = build_secret(certificate, material, read_secret, existing)
     return IssuanceOutcome(
@@ -155,5 +156,6 @@ def repair_certificate_secret(
         key_pem=key_pem,
         chain_pem=record.data["tls.crt"],
         ca_pem=record.data.get("ca.crt"),
+        info=view.certificate_info,
     )
     return repair_secret(certificate, record, material, read_secret)

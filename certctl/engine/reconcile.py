@@ -157,6 +157,8 @@ class Reconciler:
         self.options = options
         self.on_result = on_result or (lambda result: None)
         self.now = clock.now()
+        # Issuer secrets (a CA keypair) are read once per run, not once per certificate.
+        self._issuer_secrets: dict[tuple[str, str], SecretRecord | None] = {}
 
     # -- step 1: evaluate -------------------------------------------------------------------
 
@@ -221,10 +223,10 @@ class Reconciler:
             spec_hash=spec_hash,
             secret_version=record.version if record else None,
         )
-        if trigger is None and record is not None and view.certificate is not None:
+        if trigger is None and record is not None and view.certificate_info is not None:
             from certctl.engine.secretdata import find_drift
 
-            evaluation.drift = find_drift(certificate, record, view.certificate)
+            evaluation.drift = find_drift(certificate, record, view.certificate_info)
         return evaluation
 
     # -- steps 2 and 3: plan and apply ---------------------------------------------------------
@@ -389,13 +391,13 @@ class Reconciler:
             certificate,
             issuer,
             existing=evaluation.record,
-            read_secret=self.store.read,
+            read_secret=self._read_issuer_secret,
             issuer_secret_namespace=self._issuer_secret_namespace(issuer),
             now=self.clock.now(),
         )
         for reason, message in outcome.warnings:
             self.state.record_event("Certificate", certificate.key, "Warning", reason, message)
-        version = self.store.write(outcome.secret)
+        version = self._write(outcome.secret)
         action = "Issued" if evaluation.record is None else "Reissued"
         if trigger.reason in ("Renewing", "Expired"):
             action = "Renewed"
@@ -417,9 +419,9 @@ class Reconciler:
         assert evaluation.record is not None and evaluation.view is not None
         try:
             secret = repair_certificate_secret(
-                evaluation.certificate, evaluation.record, evaluation.view, self.store.read
+                evaluation.certificate, evaluation.record, evaluation.view, self._read_issuer_secret
             )
-            version = self.store.write(secret)
+            version = self._write(secret)
         except CertctlError as exc:
             result = self._failure(evaluation, exc.reason, exc.paragraph(), exc.exit_code)
             self._record(evaluation, result)
@@ -430,6 +432,18 @@ class Reconciler:
         return result
 
     # -- helpers ----------------------------------------------------------------------------
+
+    def _read_issuer_secret(self, namespace: str, name: str) -> SecretRecord | None:
+        key = (namespace, name)
+        if key not in self._issuer_secrets:
+            self._issuer_secrets[key] = self.store.read(namespace, name)
+        return self._issuer_secrets[key]
+
+    def _write(self, secret: SecretRecord) -> str:
+        version = self.store.write(secret)
+        # A later level may sign with this secret (a CA keypair): forget any stale copy.
+        self._issuer_secrets.pop((secret.namespace, secret.name), None)
+        return version
 
     def _issuer_secret_namespace(self, issuer: Issuer) -> str:
         if issuer.cluster_scoped:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
     from certctl.api.models import SecretKeySelector
+    from certctl.pki.certificates import CertificateInfo
     from certctl.pki.keys import PrivateKey
 
 LABEL_FAO = "controller.cert-manager.io/fao"
@@ -42,6 +43,8 @@ class KeyMaterial:
     chain_pem: bytes
     ca_pem: bytes | None
     chain: list[x509.Certificate] = field(default_factory=list)
+    #: A description of the leaf, when the caller has one already.
+    info: CertificateInfo | None = None
 
 
 def desired_labels(certificate: Certificate) -> dict[str, str]:
@@ -52,7 +55,7 @@ def desired_labels(certificate: Certificate) -> dict[str, str]:
     return labels
 
 
-def desired_annotations(certificate: Certificate, leaf: x509.Certificate) -> dict[str, str]:
+def desired_annotations(certificate: Certificate, leaf: CertificateInfo) -> dict[str, str]:
     """cert-manager's annotations: template ones first, so its own can never be overwritten."""
     from certctl.pki.certificates import certificate_annotations
 
@@ -81,9 +84,10 @@ def build_secret(
     existing: SecretRecord | None,
 ) -> SecretRecord:
     """Assemble the whole Secret for ``material``: data keys, labels and annotations."""
-    from certctl.pki.certificates import parse_pem_certificates
+    from certctl.pki.certificates import describe_certificate, parse_pem_certificates
 
     chain = material.chain or parse_pem_certificates(material.chain_pem)
+    info = material.info or describe_certificate(chain[0])
     data: dict[str, bytes] = {"tls.crt": material.chain_pem, "tls.key": material.key_pem}
     if material.ca_pem:
         data["ca.crt"] = material.ca_pem
@@ -96,11 +100,11 @@ def build_secret(
         # The type of an existing Secret is immutable in Kubernetes; keep it.
         type=existing.type if existing is not None else TLS_SECRET_TYPE,
         labels=desired_labels(certificate),
-        annotations=desired_annotations(certificate, chain[0]),
+        annotations=desired_annotations(certificate, info),
     )
 
 
-def find_drift(certificate: Certificate, record: SecretRecord, leaf: x509.Certificate) -> list[str]:
+def find_drift(certificate: Certificate, record: SecretRecord, leaf: CertificateInfo) -> list[str]:
     """List what the Secret's metadata and derived data lack or carry in excess (§1.8)."""
     drift: list[str] = []
     if record.labels != desired_labels(certificate):

@@ -2,24 +2,46 @@
 
 from __future__ import annotations
 
+import threading
+from dataclasses import dataclass
+
 from cryptography import x509
 
 from certctl.errors import IssuanceError, IssuerNotReadyError
 from certctl.issuers.base import CertificateRequest, IssuedCertificate
-from certctl.pki.certificates import encode_pem, order_chain, parse_pem_certificates
+from certctl.pki.certificates import ChainParts, encode_pem, order_chain, parse_pem_certificates
 from certctl.pki.keys import PrivateKey, load_private_key, public_keys_equal
 from certctl.pki.signing import sign_certificate
+from certctl.stores.base import SecretRecord
+
+
+@dataclass(frozen=True)
+class _Keypair:
+    """A decoded, checked CA secret, with the chain and ca.crt every leaf gets."""
+
+    signer: x509.Certificate
+    key: PrivateKey
+    #: Certificates that follow the leaf in tls.crt (the signer and its intermediates).
+    chain_tail: bytes
+    #: ca.crt: the root when present, else the highest intermediate.
+    ca_pem: bytes
 
 
 class CAIssuer:
+    def __init__(self) -> None:
+        # Decoding and checking a keypair costs more than signing a leaf; runs that issue
+        # hundreds of leaves from one CA decode it once per secret version.
+        self._keypairs: dict[tuple[str, str, str | None], _Keypair] = {}
+        self._lock = threading.Lock()
+
     def issue(self, request: CertificateRequest) -> IssuedCertificate:
         config = request.issuer.spec.config
-        ca_chain, ca_key = _load_keypair(request, str(config["secretName"]))
+        keypair = self._keypair(request, str(config["secretName"]))
         try:
             certificate = sign_certificate(
                 request.csr,
-                signing_key=ca_key,
-                issuer_certificate=ca_chain[0],
+                signing_key=keypair.key,
+                issuer_certificate=keypair.signer,
                 not_before=request.now,
                 duration=request.duration,
                 is_ca=request.is_ca,
@@ -37,42 +59,42 @@ class CAIssuer:
                 f"{request.certificate.key}: {exc}",
                 reason="SigningError",
             ) from exc
-        try:
-            parts = order_chain([certificate, *ca_chain])
-        except ValueError as exc:
-            raise IssuerNotReadyError(
-                f"The CA secret of {request.issuer.kind} {request.issuer.name!r} holds a chain "
-                f"that does not lead from the signing certificate to a root: {exc}",
-                reason="SecretInvalidData",
-                hint="Put the CA certificate first in tls.crt, followed by its issuers",
-            ) from exc
-        # ca.crt is the top of the chain: the root when present, else the highest intermediate.
-        return IssuedCertificate(chain_pem=encode_pem(parts.chain), ca_pem=encode_pem([parts.top]))
-
-
-def _load_keypair(
-    request: CertificateRequest, secret_name: str
-) -> tuple[list[x509.Certificate], PrivateKey]:
-    issuer = request.issuer
-    namespace = request.issuer_secret_namespace
-    where = f"{issuer.kind} {issuer.name!r}"
-    secret = request.read_secret(namespace, secret_name)
-    if secret is None:
-        raise IssuerNotReadyError(
-            f"{where} signs with the CA keypair in secret {namespace}/{secret_name}, "
-            "which does not exist",
-            reason="SecretMissing",
-            hint=(
-                "Issue the CA Certificate that writes this secret first (include its manifest "
-                "in the same -f set), or create the secret with tls.crt and tls.key"
-            ),
-            retryable=True,
+        return IssuedCertificate(
+            chain_pem=encode_pem([certificate]) + keypair.chain_tail, ca_pem=keypair.ca_pem
         )
+
+    def _keypair(self, request: CertificateRequest, secret_name: str) -> _Keypair:
+        namespace = request.issuer_secret_namespace
+        secret = request.read_secret(namespace, secret_name)
+        where = f"{request.issuer.kind} {request.issuer.name!r}"
+        if secret is None:
+            raise IssuerNotReadyError(
+                f"{where} signs with the CA keypair in secret {namespace}/{secret_name}, "
+                "which does not exist",
+                reason="SecretMissing",
+                hint=(
+                    "Issue the CA Certificate that writes this secret first (include its "
+                    "manifest in the same -f set), or create the secret with tls.crt and tls.key"
+                ),
+                retryable=True,
+            )
+        cache_key = (namespace, secret_name, secret.version)
+        with self._lock:
+            cached = self._keypairs.get(cache_key) if secret.version else None
+            if cached is None:
+                cached = _decode_keypair(secret, where)
+                if secret.version:
+                    self._keypairs[cache_key] = cached
+        return cached
+
+
+def _decode_keypair(secret: SecretRecord, where: str) -> _Keypair:
+    name = secret.key
     crt, key = secret.data.get("tls.crt"), secret.data.get("tls.key")
     if not crt or not key:
         missing = "tls.crt" if not crt else "tls.key"
         raise IssuerNotReadyError(
-            f"{where}: secret {namespace}/{secret_name} has no {missing}",
+            f"{where}: secret {name} has no {missing}",
             reason="SecretInvalidData",
             hint="The CA secret needs both tls.crt and tls.key",
         )
@@ -82,14 +104,14 @@ def _load_keypair(
         private_key = load_private_key(key)
     except ValueError as exc:
         raise IssuerNotReadyError(
-            f"{where}: secret {namespace}/{secret_name} cannot be decoded: {exc}",
+            f"{where}: secret {name} cannot be decoded: {exc}",
             reason="SecretInvalidData",
             hint="Check that tls.crt and tls.key hold PEM data",
         ) from exc
     signer = chain[0]
     if not public_keys_equal(signer.public_key(), private_key):
         raise IssuerNotReadyError(
-            f"{where}: in secret {namespace}/{secret_name}, tls.key does not match tls.crt",
+            f"{where}: in secret {name}, tls.key does not match tls.crt",
             reason="ErrInvalidKeyPair",
             hint="Reissue the CA Certificate or restore a matching key",
         )
@@ -99,9 +121,34 @@ def _load_keypair(
         is_ca = False
     if not is_ca:
         raise IssuerNotReadyError(
-            f"{where}: the certificate in secret {namespace}/{secret_name} is not a CA",
+            f"{where}: the certificate in secret {name} is not a CA",
             reason="ErrInvalidKeyPair",
             hint="Set isCA: true on the Certificate that produces this secret and reissue it",
         )
     # cert-manager appends the CA secret's own ca.crt to the chain it builds.
-    return [*chain, *(cert for cert in extra if cert not in chain)], private_key
+    try:
+        parts = order_chain([*chain, *extra])
+    except ValueError as exc:
+        raise IssuerNotReadyError(
+            f"{where}: secret {name} holds certificates that do not form one chain: {exc}",
+            reason="SecretInvalidData",
+            hint="Put the CA certificate first in tls.crt, followed by its issuers",
+        ) from exc
+    if parts.leaf != signer:
+        raise IssuerNotReadyError(
+            f"{where}: in secret {name}, the first certificate of tls.crt is not the bottom "
+            "of its chain",
+            reason="SecretInvalidData",
+            hint="Put the CA certificate first in tls.crt, followed by its issuers",
+        )
+    return _Keypair(
+        signer=signer,
+        key=private_key,
+        chain_tail=encode_pem(_chain_above_leaf(parts)),
+        ca_pem=encode_pem([parts.top]),
+    )
+
+
+def _chain_above_leaf(parts: ChainParts) -> list[x509.Certificate]:
+    """What follows a new leaf in tls.crt: the signer and intermediates, never a root."""
+    return [cert for cert in parts.chain if cert is not parts.root]

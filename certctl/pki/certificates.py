@@ -362,14 +362,14 @@ def describe_certificate(cert: x509.Certificate) -> CertificateInfo:
     )
 
 
-def certificate_annotations(cert: x509.Certificate) -> dict[str, str]:
+def certificate_annotations(cert: x509.Certificate | CertificateInfo) -> dict[str, str]:
     """The certificate-detail annotations cert-manager puts on the Secret (§2).
 
     ``common-name``, ``alt-names``, ``ip-sans`` and ``uri-sans`` are always
     present (possibly empty); the email and subject annotations only when they
     have a value. Lists are joined like Go's ``encoding/csv`` writes one record.
     """
-    info = describe_certificate(cert)
+    info = cert if isinstance(cert, CertificateInfo) else describe_certificate(cert)
     p = ANNOTATION_PREFIX
     annotations = {
         p + "common-name": info.common_name,
