@@ -168,3 +168,11 @@ def _not_found(kind: str, name: str, namespace: str | None) -> None:
         f'{kind} "{name}" not found{where} in the given manifests',
         hint="Check the name, the namespace (-n) and the files given with -f",
     )
+
+
+for _alias in ("certificates", "cert", "certs"):
+    app.command(_alias, hidden=True)(describe_certificate)
+for _alias in ("issuers", "iss"):
+    app.command(_alias, hidden=True)(describe_issuer)
+for _alias in ("clusterissuers", "ciss"):
+    app.command(_alias, hidden=True)(describe_cluster_issuer)

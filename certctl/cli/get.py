@@ -200,3 +200,12 @@ def _issuer_item(view: IssuerView) -> dict[str, Any]:
         "spec": raw.get("spec", {}),
         "status": view.status_json(),
     }
+
+
+# kubectl's short names and singular forms, hidden from --help.
+for _alias in ("certificate", "cert", "certs"):
+    app.command(_alias, hidden=True)(get_certificates)
+for _alias in ("issuer", "iss"):
+    app.command(_alias, hidden=True)(get_issuers)
+for _alias in ("clusterissuer", "ciss"):
+    app.command(_alias, hidden=True)(get_cluster_issuers)

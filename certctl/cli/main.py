@@ -113,6 +113,17 @@ app.add_typer(get.app, name="get")
 app.add_typer(describe.app, name="describe")
 
 
+def _interrupt_on_sigterm() -> None:
+    """Treat SIGTERM (a CronJob deadline, systemd stop) like Ctrl-C: finish cleanly, exit 130."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def run() -> None:
     """The console script entry point."""
+    _interrupt_on_sigterm()
     app()
