@@ -78,12 +78,15 @@ def main(
         "-v",
         "--verbose",
         count=True,
+        envvar="CERTCTL_VERBOSE",
         help="More detail on stderr.",
     ),
     quiet: bool = typer.Option(
         False, "-q", "--quiet", envvar="CERTCTL_QUIET", help="Only errors on stderr."
     ),
-    no_color: bool = typer.Option(False, "--no-color", envvar="NO_COLOR", help="No colours."),
+    no_color: bool = typer.Option(
+        False, "--no-color", envvar=["CERTCTL_NO_COLOR", "NO_COLOR"], help="No colours."
+    ),
     debug: bool = typer.Option(
         False, "--debug", envvar="CERTCTL_DEBUG", help="Tracebacks with errors."
     ),
