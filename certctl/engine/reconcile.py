@@ -182,7 +182,7 @@ class Reconciler:
         evaluations = []
         for certificate in certificates:
             spec_hash = hash_certificate_spec(certificate)
-            version = self.store.version(certificate.namespace, certificate.spec.secret_name)
+            version = self.store.stamp(certificate.namespace, certificate.spec.secret_name)
             fingerprint = fingerprints.get(certificate.key)
             if not self.options.force and _fingerprint_still_valid(
                 fingerprint, spec_hash, version, self.now
@@ -221,7 +221,7 @@ class Reconciler:
             not_after=not_after,
             renewal_time=renewal_time,
             spec_hash=spec_hash,
-            secret_version=record.version if record else None,
+            secret_version=self.store.stamp(certificate.namespace, certificate.spec.secret_name),
         )
         if trigger is None and record is not None and view.certificate_info is not None:
             from certctl.engine.secretdata import find_drift
@@ -439,11 +439,12 @@ class Reconciler:
             self._issuer_secrets[key] = self.store.read(namespace, name)
         return self._issuer_secrets[key]
 
-    def _write(self, secret: SecretRecord) -> str:
-        version = self.store.write(secret)
+    def _write(self, secret: SecretRecord) -> str | None:
+        """Write a secret and return its stamp, for the next run's fingerprint."""
+        self.store.write(secret)
         # A later level may sign with this secret (a CA keypair): forget any stale copy.
         self._issuer_secrets.pop((secret.namespace, secret.name), None)
-        return version
+        return self.store.stamp(secret.namespace, secret.name)
 
     def _issuer_secret_namespace(self, issuer: Issuer) -> str:
         if issuer.cluster_scoped:

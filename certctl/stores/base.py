@@ -54,6 +54,15 @@ class SecretStore(Protocol):
         """
         ...
 
+    def stamp(self, namespace: str, name: str) -> str | None:
+        """Return a cheap fingerprint of the secret as stored, or None if absent.
+
+        Unlike ``version`` it also changes when someone edits the secret behind
+        certctl's back (a key replaced by hand), so the no-op renewal path can trust
+        it without reading the data. It is called once per certificate per run.
+        """
+        ...
+
     def write(self, record: SecretRecord) -> str:
         """Replace the whole secret atomically and return its new version token.
 

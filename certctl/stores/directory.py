@@ -27,6 +27,7 @@ from __future__ import annotations
 import builtins
 import datetime as dt
 import errno
+import hashlib
 import json
 import os
 import re
@@ -171,6 +172,31 @@ class DirectoryStore:
                 return None
             raise self._read_error(namespace, name, link, exc) from exc
         return _token_of(name, target) or f"link:{target}"
+
+    def stamp(self, namespace: str, name: str) -> str | None:
+        """The version plus the size, mtime and inode of every file in the secret.
+
+        A file edited or replaced in place inside a generation folder changes the
+        stamp although the version (the symlink target) stays the same.
+        """
+        version = self.version(namespace, name)
+        if version is None:
+            return None
+        digest = hashlib.blake2b(version.encode(), digest_size=16)
+        try:
+            with os.scandir(os.path.join(self._root, namespace, name)) as entries:
+                for entry in sorted(entries, key=lambda item: item.name):
+                    info = entry.stat(follow_symlinks=False)
+                    digest.update(
+                        f"|{entry.name}:{info.st_size}:{info.st_mtime_ns}:{info.st_ino}".encode()
+                    )
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise self._read_error(
+                namespace, name, os.path.join(self._root, namespace, name), exc
+            ) from exc
+        return digest.hexdigest()
 
     def list(self, namespace: str | None = None) -> Iterator[SecretRecord]:
         """Yield every secret in name order, or those of one namespace.
