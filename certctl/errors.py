@@ -106,9 +106,15 @@ class ManifestError(CertctlError):
         noun = "problem" if count == 1 else "problems"
         lines = "\n".join(f"  {problem}" for problem in problems)
         super().__init__(
-            f"The manifests have {count} {noun}, so nothing was changed:\n{lines}\n",
-            hint=hint or "Fix the fields named above and run the command again",
+            f"The manifests have {count} {noun}, so nothing was changed:\n{lines}",
+            hint=hint
+            or "Fix what is named above and run the command again (certctl validate "
+            "-f checks manifests without issuing anything)",
         )
+
+    def paragraph(self) -> str:
+        # The problems are a list, one per line; the hint gets a line of its own after it.
+        return f"{self.message}\n{self.hint.rstrip('.')}."
 
 
 class IssuanceError(CertctlError):

@@ -5,8 +5,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 
-# Debian packages the tests use: openssl (verify, PKCS#12 legacy profile).
-DEBIAN_PACKAGES="openssl ca-certificates"
+# Debian packages the tests use: openssl (verify, PKCS#12 legacy profile) and
+# util-linux (setpriv, to drop root's permission override in one test).
+DEBIAN_PACKAGES="openssl ca-certificates util-linux"
 missing=""
 for package in $DEBIAN_PACKAGES; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

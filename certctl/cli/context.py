@@ -91,7 +91,10 @@ class AppContext:
         from certctl.errors import UsageError
 
         try:
-            return parse_go_duration(self.lock_timeout)
+            timeout = parse_go_duration(self.lock_timeout)
+            if timeout.total_seconds() < 0:
+                raise ValueError("a lock timeout cannot be negative")
+            return timeout
         except ValueError as exc:
             raise UsageError(
                 f"--lock-timeout {self.lock_timeout!r} is not a duration: {exc}",
@@ -175,7 +178,7 @@ class AppContext:
         return typer.Exit(code)
 
 
-def get_app(ctx: typer.Context) -> AppContext:
+def get_app(ctx: Any) -> AppContext:
     app = ctx.find_root().obj
     if not isinstance(app, AppContext):
         app = AppContext()
@@ -189,7 +192,9 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         ctx = kwargs.get("ctx")
-        app = get_app(ctx) if isinstance(ctx, typer.Context) else AppContext()
+        # Typer hands commands its own Click context class, which typer.Context subclasses,
+        # so duck-type rather than isinstance.
+        app = get_app(ctx) if hasattr(ctx, "find_root") else AppContext()
         try:
             return command(*args, **kwargs)
         except typer.Exit:

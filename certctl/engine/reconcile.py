@@ -18,8 +18,8 @@ import hashlib
 import json
 import logging
 import traceback
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -322,29 +322,37 @@ class Reconciler:
 
     def _apply_level(
         self, level: list[_Evaluation], fingerprints: list[Fingerprint]
-    ) -> list[CertificateResult]:
+    ) -> Iterator[CertificateResult]:
+        """Issue one level concurrently, yielding each result as it completes."""
         workers = max(1, min(self.options.concurrency, len(level)))
         if workers == 1:
-            outcomes = [self._issue_one(evaluation) for evaluation in level]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="issue") as pool:
-                outcomes = list(pool.map(self._issue_one, level))
-        results = []
-        for evaluation, (result, new_version) in zip(level, outcomes, strict=True):
-            self._record(evaluation, result)
-            if new_version is not None:
-                fingerprints.append(
-                    self._fingerprint(
-                        replace(
-                            evaluation,
-                            not_after=result.not_after,
-                            renewal_time=result.renewal_time,
-                        ),
-                        new_version,
-                    )
-                )
-            results.append(result)
-        return results
+            for evaluation in level:
+                yield self._settle_issued(evaluation, *self._issue_one(evaluation), fingerprints)
+            return
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="issue")
+        try:
+            futures = {pool.submit(self._issue_one, evaluation): evaluation for evaluation in level}
+            for future in as_completed(futures):
+                yield self._settle_issued(futures[future], *future.result(), fingerprints)
+        finally:
+            # On Ctrl-C or SIGTERM the certificates being written finish (each write is
+            # atomic anyway), and no new ones start.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _settle_issued(
+        self,
+        evaluation: _Evaluation,
+        result: CertificateResult,
+        stamp: str | None,
+        fingerprints: list[Fingerprint],
+    ) -> CertificateResult:
+        self._record(evaluation, result)
+        if stamp is not None:
+            settled = replace(
+                evaluation, not_after=result.not_after, renewal_time=result.renewal_time
+            )
+            fingerprints.append(self._fingerprint(settled, stamp))
+        return result
 
     def _issue_one(self, evaluation: _Evaluation) -> tuple[CertificateResult, str | None]:
         trigger = evaluation.trigger
