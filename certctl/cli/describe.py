@@ -18,15 +18,19 @@ app = typer.Typer(
     help="Show one Certificate or Issuer in detail, with its events.", no_args_is_help=True
 )
 
-FILENAME = typer.Option(None, "-f", "--filename", help="Manifest file or directory (repeatable).")
-NAMESPACE = typer.Option("default", "-n", "--namespace", help="Namespace of the object.")
+FILENAME = typer.Option(
+    None, "-f", "--filename", metavar="PATH", help="Manifest file or directory (repeatable)."
+)
+NAMESPACE = typer.Option(
+    "default", "-n", "--namespace", metavar="NAMESPACE", help="Namespace of the object."
+)
 
 
 @app.command("certificate")
 @handles_errors
 def describe_certificate(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Certificate name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Certificate name."),
     filename: list[str] = FILENAME,
     namespace: str = NAMESPACE,
 ) -> None:
@@ -79,7 +83,7 @@ def describe_certificate(
 @handles_errors
 def describe_issuer(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="Issuer name."),
+    name: str = typer.Argument(..., metavar="NAME", help="Issuer name."),
     filename: list[str] = FILENAME,
     namespace: str = NAMESPACE,
 ) -> None:
@@ -91,7 +95,7 @@ def describe_issuer(
 @handles_errors
 def describe_cluster_issuer(
     ctx: typer.Context,
-    name: str = typer.Argument(..., help="ClusterIssuer name."),
+    name: str = typer.Argument(..., metavar="NAME", help="ClusterIssuer name."),
     filename: list[str] = FILENAME,
 ) -> None:
     """Describe a ClusterIssuer: spec, readiness, and events."""

@@ -17,17 +17,23 @@ app = typer.Typer(
     help="List Certificates, Issuers or ClusterIssuers with their status.", no_args_is_help=True
 )
 
-FILENAME = typer.Option(None, "-f", "--filename", help="Manifest file or directory (repeatable).")
-NAMESPACE = typer.Option("default", "-n", "--namespace", help="Namespace to list.")
+FILENAME = typer.Option(
+    None, "-f", "--filename", metavar="PATH", help="Manifest file or directory (repeatable)."
+)
+NAMESPACE = typer.Option(
+    "default", "-n", "--namespace", metavar="NAMESPACE", help="Namespace to list."
+)
 ALL_NAMESPACES = typer.Option(False, "-A", "--all-namespaces", help="List every namespace.")
-OUTPUT = typer.Option("table", "-o", "--output", help="table, wide, json or yaml.")
+OUTPUT = typer.Option(
+    "table", "-o", "--output", metavar="FORMAT", help="table, wide, json or yaml."
+)
 
 
 @app.command("certificates")
 @handles_errors
 def get_certificates(
     ctx: typer.Context,
-    name: str = typer.Argument(None, help="Only this Certificate."),
+    name: str = typer.Argument(None, metavar="NAME", help="Only this Certificate."),
     filename: list[str] = FILENAME,
     namespace: str = NAMESPACE,
     all_namespaces: bool = ALL_NAMESPACES,
@@ -75,7 +81,7 @@ def get_certificates(
 @handles_errors
 def get_issuers(
     ctx: typer.Context,
-    name: str = typer.Argument(None, help="Only this Issuer."),
+    name: str = typer.Argument(None, metavar="NAME", help="Only this Issuer."),
     filename: list[str] = FILENAME,
     namespace: str = NAMESPACE,
     all_namespaces: bool = ALL_NAMESPACES,
@@ -89,7 +95,7 @@ def get_issuers(
 @handles_errors
 def get_cluster_issuers(
     ctx: typer.Context,
-    name: str = typer.Argument(None, help="Only this ClusterIssuer."),
+    name: str = typer.Argument(None, metavar="NAME", help="Only this ClusterIssuer."),
     filename: list[str] = FILENAME,
     output: str = OUTPUT,
 ) -> None:

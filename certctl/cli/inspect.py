@@ -31,9 +31,12 @@ def inspect_command(
         ),
     ],
     namespace: Annotated[
-        str, typer.Option("-n", "--namespace", help="Namespace for secret/NAME.")
+        str,
+        typer.Option("-n", "--namespace", metavar="NAMESPACE", help="Namespace for secret/NAME."),
     ] = "default",
-    output: Annotated[str, typer.Option("-o", "--output", help="text, json or yaml.")] = "text",
+    output: Annotated[
+        str, typer.Option("-o", "--output", metavar="FORMAT", help="text, json or yaml.")
+    ] = "text",
     password: Annotated[
         str | None,
         typer.Option("--password", help="PKCS#12 or encrypted key password [default: empty]."),

@@ -40,12 +40,14 @@ def main(
     store: str = typer.Option(
         "dir:./certs",
         "--store",
+        metavar="STORE",
         envvar="CERTCTL_STORE",
         help="Where secrets live: dir:PATH (the only store in this version).",
     ),
     state_dir: Path = typer.Option(
         None,
         "--state-dir",
+        metavar="DIR",
         envvar="CERTCTL_STATE_DIR",
         help="SQLite history and backoff [default: $XDG_STATE_HOME/certctl].",
         show_default=False,
@@ -53,12 +55,14 @@ def main(
     cluster_resource_namespace: str = typer.Option(
         "cert-manager",
         "--cluster-resource-namespace",
+        metavar="NAMESPACE",
         envvar="CERTCTL_CLUSTER_RESOURCE_NAMESPACE",
         help="Namespace of ClusterIssuer secrets.",
     ),
     concurrency: int = typer.Option(
         8,
         "--concurrency",
+        metavar="N",
         envvar="CERTCTL_CONCURRENCY",
         min=1,
         max=256,
@@ -67,11 +71,16 @@ def main(
     lock_timeout: str = typer.Option(
         "0s",
         "--lock-timeout",
+        metavar="DURATION",
         envvar="CERTCTL_LOCK_TIMEOUT",
         help="How long to wait for another run's lock before exiting 3.",
     ),
     log_format: str = typer.Option(
-        "text", "--log-format", envvar="CERTCTL_LOG_FORMAT", help="text or json (stderr)."
+        "text",
+        "--log-format",
+        metavar="FORMAT",
+        envvar="CERTCTL_LOG_FORMAT",
+        help="text or json (stderr).",
     ),
     verbose: int = typer.Option(
         0,

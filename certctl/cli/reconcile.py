@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import typer
@@ -17,44 +18,52 @@ FILENAME_HELP = "Manifest file or directory (repeatable; - for stdin)."
 
 
 def register(app: typer.Typer) -> None:
-    app.command("issue")(issue_command)
-    app.command("renew")(renew_command)
+    app.command("issue")(
+        _reconcile_command(
+            "issue",
+            "Ensure each Certificate has a valid, up-to-date certificate in the store.",
+            force_help="Reissue even if nothing is due; ignore backoff.",
+        )
+    )
+    app.command("renew")(
+        _reconcile_command(
+            "renew",
+            "The cron entry point: renew what is due; silent and offline when nothing is.",
+            force_help="Renew now, like cmctl renew; ignore backoff.",
+        )
+    )
 
 
-@handles_errors
-def issue_command(
-    ctx: typer.Context,
-    filename: list[str] = typer.Option(None, "-f", "--filename", help=FILENAME_HELP),
-    namespace: str = typer.Option(
-        "default", "-n", "--namespace", help="Namespace for manifests without one."
-    ),
-    name: list[str] = typer.Option(None, "--name", help="Only this Certificate (repeatable)."),
-    force: bool = typer.Option(
-        False, "--force", help="Reissue even if nothing is due; ignore backoff."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing."),
-    output: str = typer.Option("table", "-o", "--output", help="table, wide, json or yaml."),
-) -> None:
-    """Ensure each Certificate has a valid, up-to-date certificate in the store."""
-    _run(get_app(ctx), "issue", filename, namespace, name, force, dry_run, output)
+def _reconcile_command(command: str, summary: str, *, force_help: str) -> Callable[..., None]:
+    """``issue`` and ``renew`` share options and engine; they differ in words and output."""
 
+    @handles_errors
+    def reconcile_command(
+        ctx: typer.Context,
+        filename: list[str] = typer.Option(
+            None, "-f", "--filename", metavar="PATH", help=FILENAME_HELP
+        ),
+        namespace: str = typer.Option(
+            "default",
+            "-n",
+            "--namespace",
+            metavar="NAMESPACE",
+            help="Namespace for manifests without one.",
+        ),
+        name: list[str] = typer.Option(
+            None, "--name", metavar="NAME", help="Only this Certificate (repeatable)."
+        ),
+        force: bool = typer.Option(False, "--force", help=force_help),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing."),
+        output: str = typer.Option(
+            "table", "-o", "--output", metavar="FORMAT", help="table, wide, json or yaml."
+        ),
+    ) -> None:
+        _run(get_app(ctx), command, filename, namespace, name, force, dry_run, output)
 
-@handles_errors
-def renew_command(
-    ctx: typer.Context,
-    filename: list[str] = typer.Option(None, "-f", "--filename", help=FILENAME_HELP),
-    namespace: str = typer.Option(
-        "default", "-n", "--namespace", help="Namespace for manifests without one."
-    ),
-    name: list[str] = typer.Option(None, "--name", help="Only this Certificate (repeatable)."),
-    force: bool = typer.Option(
-        False, "--force", help="Renew now, like cmctl renew; ignore backoff."
-    ),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan and change nothing."),
-    output: str = typer.Option("table", "-o", "--output", help="table, wide, json or yaml."),
-) -> None:
-    """The cron entry point: renew what is due; silent and offline when nothing is."""
-    _run(get_app(ctx), "renew", filename, namespace, name, force, dry_run, output)
+    reconcile_command.__doc__ = summary
+    reconcile_command.__name__ = f"{command}_command"
+    return reconcile_command
 
 
 def _run(

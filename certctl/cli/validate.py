@@ -18,12 +18,22 @@ def register(app: typer.Typer) -> None:
 def validate_command(
     ctx: typer.Context,
     filename: list[str] = typer.Option(
-        None, "-f", "--filename", help="Manifest file or directory (repeatable; - for stdin)."
+        None,
+        "-f",
+        "--filename",
+        metavar="PATH",
+        help="Manifest file or directory (repeatable; - for stdin).",
     ),
     namespace: str = typer.Option(
-        "default", "-n", "--namespace", help="Namespace for manifests without one."
+        "default",
+        "-n",
+        "--namespace",
+        metavar="NAMESPACE",
+        help="Namespace for manifests without one.",
     ),
-    output: str = typer.Option("table", "-o", "--output", help="table, json or yaml."),
+    output: str = typer.Option(
+        "table", "-o", "--output", metavar="FORMAT", help="table, json or yaml."
+    ),
 ) -> None:
     """Validate manifests as cert-manager's webhook would; exit 2 on any error."""
     check_output_format(output, ("table", "json", "yaml"))

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from certctl.api.models import Certificate
+from certctl.api.models import Certificate, PKCS12Keystore
 from certctl.engine.policies import (
     ANNOTATION_CERTIFICATE_NAME,
     ANNOTATION_ISSUER_GROUP,
@@ -182,34 +182,22 @@ def _keystores(
 
     ca_certs = parse_pem_certificates(material.ca_pem) if material.ca_pem else []
     data: dict[str, bytes] = {}
-    if keystores.pkcs12 is not None and keystores.pkcs12.create:
+    for kind, config in (("pkcs12", keystores.pkcs12), ("jks", keystores.jks)):
+        if config is None or not config.create:
+            continue
         password = _keystore_password(
-            certificate,
-            "pkcs12",
-            keystores.pkcs12.password,
-            keystores.pkcs12.password_secret_ref,
-            read_secret,
+            certificate, kind, config.password, config.password_secret_ref, read_secret
         )
-        keystore, truststore = build_pkcs12(
-            material.key, chain, ca_certs, password, keystores.pkcs12.profile
-        )
-        data["keystore.p12"] = keystore
+        if isinstance(config, PKCS12Keystore):
+            keystore, truststore = build_pkcs12(
+                material.key, chain, ca_certs, password, config.profile
+            )
+        else:
+            keystore, truststore = build_jks(material.key, chain, ca_certs, password, config.alias)
+        keystore_key, truststore_key = KEYSTORE_KEYS[kind]
+        data[keystore_key] = keystore
         if truststore is not None:
-            data["truststore.p12"] = truststore
-    if keystores.jks is not None and keystores.jks.create:
-        password = _keystore_password(
-            certificate,
-            "jks",
-            keystores.jks.password,
-            keystores.jks.password_secret_ref,
-            read_secret,
-        )
-        keystore, truststore = build_jks(
-            material.key, chain, ca_certs, password, keystores.jks.alias
-        )
-        data["keystore.jks"] = keystore
-        if truststore is not None:
-            data["truststore.jks"] = truststore
+            data[truststore_key] = truststore
     return data
 
 
