@@ -151,6 +151,10 @@ class AppContext:
             record = {"time": format_rfc3339(self.clock.now()), "level": level, "msg": message}
             sys.stderr.write(json.dumps(record) + "\n")
             return
+        if not (self.color and sys.stderr.isatty()):
+            # cron and CI: plain lines, and no Rich import on the path that runs most often.
+            sys.stderr.write(message + "\n")
+            return
         self.stderr.print(message, style=style or None, markup=False)
 
     def fail(self, error: BaseException) -> typer.Exit:
@@ -174,7 +178,7 @@ class AppContext:
         if self.log_format == "json":
             self._emit("error", text)
         else:
-            self.stderr.print(f"Error: {text}", style="red", markup=False, highlight=False)
+            self._emit("error", f"Error: {text}", style="red")
         return typer.Exit(code)
 
 
