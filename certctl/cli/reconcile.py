@@ -143,7 +143,7 @@ def _render(
             print_table(headers, rows)
     counts = {
         outcome: report.count(outcome)
-        for outcome in ("issued", "repaired", "unchanged", "planned", "skipped", "failed")
+        for outcome in ("issued", "repaired", "unchanged", "planned", "backoff", "failed")
     }
     summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
     total = len(report.results)

@@ -159,6 +159,7 @@ class Reconciler:
         self.now = clock.now()
         # Issuer secrets (a CA keypair) are read once per run, not once per certificate.
         self._issuer_secrets: dict[tuple[str, str], SecretRecord | None] = {}
+        self._being_issued: set[tuple[str, str]] = set()
 
     # -- step 1: evaluate -------------------------------------------------------------------
 
@@ -237,6 +238,13 @@ class Reconciler:
         results: dict[str, CertificateResult] = {}
         to_issue: list[_Evaluation] = []
         fingerprints: list[Fingerprint] = []
+        # Secrets this run is about to (re)write: a Certificate waiting for one of them
+        # (a leaf whose CA failed before) gets a fresh attempt instead of backing off.
+        self._being_issued = {
+            (e.certificate.namespace, e.certificate.spec.secret_name)
+            for e in evaluations
+            if e.trigger is not None
+        }
         with self.state.batch():
             for evaluation in evaluations:
                 outcome = self._settle_without_issuing(evaluation, fingerprints)
@@ -260,17 +268,7 @@ class Reconciler:
         """Return a result for a Certificate that needs no issuance, or None if it does."""
         certificate = evaluation.certificate
         if evaluation.trigger is not None:
-            backoff_until = self._backoff_until(evaluation)
-            if backoff_until is None:
-                return None
-            return self._result(
-                evaluation,
-                "BackingOff",
-                evaluation.trigger.reason,
-                f"{evaluation.trigger.message}; not retrying until {format_rfc3339(backoff_until)} "
-                "because earlier attempts failed (use --force to retry now)",
-                "skipped",
-            )
+            return self._backing_off(evaluation)
         if evaluation.drift and evaluation.record is not None and evaluation.view is not None:
             return self._repair(evaluation, fingerprints)
         if not evaluation.from_fingerprint and not self.options.dry_run:
@@ -291,17 +289,54 @@ class Reconciler:
             "unchanged",
         )
 
-    def _backoff_until(self, evaluation: _Evaluation) -> dt.datetime | None:
+    def _backing_off(self, evaluation: _Evaluation) -> CertificateResult | None:
+        """A BackingOff result while cert-manager's backoff (§1.11) holds, else None.
+
+        The backoff holds only while nothing that could change the outcome changed:
+        the spec, and the issuer secrets it needs. Backing off is still a failure for
+        the exit code, so cron keeps reporting a certificate that is not being renewed.
+        """
         if self.options.force:
             return None
-        status = self.state.get_status(evaluation.certificate.key)
-        if status is None or status.last_failure_spec_hash != evaluation.spec_hash:
-            # A spec edit retries at once, as in cert-manager.
+        needed = self._needed_secrets(evaluation.certificate)
+        if any(secret in self._being_issued for secret in needed):
             return None
-        next_attempt = compute_next_attempt(
-            status.failed_issuance_attempts, status.last_failure_time
+        status = self.state.get_status(evaluation.certificate.key)
+        if status is None or status.last_failure_spec_hash != self._failure_key(evaluation):
+            return None
+        until = compute_next_attempt(status.failed_issuance_attempts, status.last_failure_time)
+        if until is None or until <= self.now:
+            return None
+        assert evaluation.trigger is not None
+        attempts = status.failed_issuance_attempts
+        result = self._failure(
+            evaluation,
+            status.last_failure_reason or evaluation.trigger.reason,
+            f"{evaluation.trigger.message}. {attempts} attempt{'s' if attempts > 1 else ''} "
+            f"failed, the last at {format_rfc3339(status.last_failure_time or self.now)} "
+            f"({status.last_failure_message.rstrip('.')}); certctl backs off and will not retry "
+            f"before {format_rfc3339(until)}. Fix the cause and run with --force to retry now",
+            EXIT_CERTIFICATE_FAILED,
         )
-        return next_attempt if next_attempt is not None and next_attempt > self.now else None
+        result.action = "BackingOff"
+        result.outcome = "backoff"
+        return result
+
+    def _failure_key(self, evaluation: _Evaluation) -> str:
+        """What a failure depended on: the spec and the stamps of the issuer's secrets."""
+        stamps = [
+            self.store.stamp(namespace, name) or "-"
+            for namespace, name in self._needed_secrets(evaluation.certificate)
+        ]
+        if not stamps:
+            return evaluation.spec_hash
+        return hashlib.sha256("|".join([evaluation.spec_hash, *stamps]).encode()).hexdigest()
+
+    def _needed_secrets(self, certificate: Certificate) -> list[tuple[str, str]]:
+        issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
+        if issuer is None:
+            return []
+        return issuer_secret_dependencies(issuer, self._issuer_secret_namespace(issuer))
 
     def _plan(self, evaluations: list[_Evaluation]) -> list[list[_Evaluation]]:
         def produces(evaluation: _Evaluation) -> tuple[str, str]:
@@ -309,11 +344,7 @@ class Reconciler:
             return certificate.namespace, certificate.spec.secret_name
 
         def needs(evaluation: _Evaluation) -> list[tuple[str, str]]:
-            certificate = evaluation.certificate
-            issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
-            if issuer is None:
-                return []
-            return list(issuer_secret_dependencies(issuer, self._issuer_secret_namespace(issuer)))
+            return self._needed_secrets(evaluation.certificate)
 
         def describe(evaluation: _Evaluation) -> tuple[str, str]:
             return str(evaluation.certificate.source), evaluation.certificate.key
@@ -496,7 +527,10 @@ class Reconciler:
                 + result.error,
             )
             self.state.record_failure(
-                key, reason=result.reason, message=result.error, spec_hash=evaluation.spec_hash
+                key,
+                reason=result.reason,
+                message=result.error,
+                spec_hash=self._failure_key(evaluation),
             )
 
     def _fingerprint(self, evaluation: _Evaluation, version: str | None) -> Fingerprint:

@@ -347,14 +347,39 @@ def test_a_second_run_backs_off_unless_forced(cli: Cli, command: str) -> None:
     again = cli.run(command, "-f", path, "-o", "json")
     forced = cli.run(command, "-f", path, "--force", "-o", "json")
 
-    assert again.exit_code == 0, describe(again)
+    # Backing off is still a failure for cron: the certificate is not being renewed.
+    assert again.exit_code == 1, describe(again)
     bad = results_by_name(again)["bad"]
     assert bad["action"] == "BackingOff"
-    assert bad["outcome"] == "skipped"
-    assert "use --force to retry now" in again.stderr
+    assert bad["outcome"] == "backoff"
+    assert bad["reason"] == "SecretMissing"
+    assert "1 attempt failed" in bad["error"]
+    assert "no-such-ca" in bad["error"]
+    assert "run with --force to retry now" in again.stderr
     assert results_by_name(again)["good"]["action"] == "UpToDate"
     assert forced.exit_code == 1, describe(forced)
     assert results_by_name(forced)["bad"]["action"] == "Failed"
+
+
+def test_a_certificate_waiting_for_a_ca_retries_once_the_ca_is_issued(cli: Cli) -> None:
+    path = broken_set(cli)
+    cli.run("issue", "-f", path)
+    # The missing CA arrives: a Certificate that writes the secret the CA issuer reads.
+    fixed = cli.manifest(
+        "mixed.yaml",
+        SELFSIGNED,
+        issuer("broken-ca", {"ca": {"secretName": "no-such-ca"}}),
+        certificate("good"),
+        certificate("bad", issuer="broken-ca"),
+        certificate("ca", namespace="cert-manager", secretName="no-such-ca", isCA=True),
+    )
+
+    result = cli.run("issue", "-f", fixed, "-o", "json")
+
+    assert result.exit_code == 0, describe(result)
+    by_name = results_by_name(result)
+    assert by_name["ca"]["action"] == "Issued"
+    assert by_name["bad"]["action"] == "Issued"
 
 
 def test_describe_shows_the_failure_event_and_attempts(cli: Cli) -> None:
