@@ -39,26 +39,40 @@ def inspect_command(
     ] = "text",
     password: Annotated[
         str | None,
-        typer.Option("--password", help="PKCS#12 or encrypted key password [default: empty]."),
+        typer.Option(
+            "--password",
+            metavar="PASSWORD",
+            help="PKCS#12 or encrypted key password [default: empty].",
+        ),
     ] = None,
     password_file: Annotated[
         Path | None,
-        typer.Option("--password-file", help="Read the password from this file (first line)."),
+        typer.Option(
+            "--password-file", metavar="FILE", help="Read the password from this file (first line)."
+        ),
     ] = None,
     servername: Annotated[
         str | None,
-        typer.Option("--servername", help="SNI for HOST:PORT [default: HOST unless it is an IP]."),
+        typer.Option(
+            "--servername",
+            metavar="NAME",
+            help="SNI for HOST:PORT [default: HOST unless it is an IP].",
+        ),
     ] = None,
     ca_file: Annotated[
         Path | None,
         typer.Option(
             "--ca-file",
+            metavar="FILE",
             help="Verify the chain against the roots in this PEM file [default: ca.crt, "
             "else the system trust store].",
         ),
     ] = None,
     timeout: Annotated[
-        str, typer.Option("--timeout", help="Connect and handshake timeout for HOST:PORT.")
+        str,
+        typer.Option(
+            "--timeout", metavar="DURATION", help="Connect and handshake timeout for HOST:PORT."
+        ),
     ] = "10s",
 ) -> None:
     """Decode certificates and report names, validity, chain, key match and annotations."""
