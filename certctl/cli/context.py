@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from rich.console import Console
 
+    from certctl.acme.settings import ACMESettings
     from certctl.api.models import ManifestSet
     from certctl.clock import Clock
     from certctl.state.database import StateDatabase
@@ -55,6 +56,8 @@ class AppContext:
     verbosity: int = 0
     color: bool = True
     debug: bool = False
+    #: The ACME global options as given; ``acme_settings`` parses them when needed.
+    acme_options: dict[str, Any] = field(default_factory=dict)
     _store: SecretStore | None = None
     _state: StateDatabase | None = None
     _clock: Clock | None = None
@@ -100,6 +103,40 @@ class AppContext:
                 f"--lock-timeout {self.lock_timeout!r} is not a duration: {exc}",
                 hint="Use a Go duration such as 30s, 5m or 1h",
             ) from exc
+
+    def acme_settings(self) -> ACMESettings:
+        """Parse the ACME options (only commands that can reach an ACME server need them)."""
+        from certctl.acme.settings import ACMESettings, parse_nameservers
+        from certctl.api.duration import parse_go_duration
+        from certctl.errors import UsageError
+
+        options = self.acme_options
+        try:
+            recursive = parse_nameservers(options.get("dns01_recursive_nameservers", ""))
+            http_resolvers = parse_nameservers(options.get("http01_solver_nameservers", ""))
+        except ValueError as exc:
+            raise UsageError(
+                f"A nameserver option is malformed: {exc}",
+                hint="Write nameservers as HOST:PORT,HOST:PORT (IPv6 as [::1]:53)",
+            ) from exc
+        try:
+            timeout = parse_go_duration(str(options.get("timeout", "2m")))
+        except ValueError as exc:
+            raise UsageError(
+                f"--acme-timeout is not a duration: {exc}",
+                hint="Use a Go duration such as 90s or 5m",
+            ) from exc
+        return ACMESettings(
+            dns01_recursive_nameservers=recursive,
+            dns01_recursive_nameservers_only=bool(
+                options.get("dns01_recursive_nameservers_only", False)
+            ),
+            http01_solver_nameservers=http_resolvers,
+            authoritative_dns_port=int(options.get("authoritative_dns_port", 53)),
+            http01_self_check_port=int(options.get("http01_self_check_port", 80)),
+            self_check_timeout=timeout,
+            validation_timeout=timeout,
+        )
 
     def load(self, paths: list[str] | None, namespace: str) -> ManifestSet:
         from certctl.api.loader import load_manifests

@@ -75,6 +75,54 @@ def main(
         envvar="CERTCTL_LOCK_TIMEOUT",
         help="How long to wait for another run's lock before exiting 3.",
     ),
+    dns01_recursive_nameservers: str = typer.Option(
+        "",
+        "--dns01-recursive-nameservers",
+        metavar="HOST:PORT,...",
+        envvar="CERTCTL_DNS01_RECURSIVE_NAMESERVERS",
+        help="Resolvers for DNS-01 zone lookup and checks [default: /etc/resolv.conf].",
+        show_default=False,
+    ),
+    dns01_recursive_nameservers_only: bool = typer.Option(
+        False,
+        "--dns01-recursive-nameservers-only",
+        envvar="CERTCTL_DNS01_RECURSIVE_NAMESERVERS_ONLY",
+        help="Check DNS-01 propagation on those resolvers only, not on every authoritative "
+        "nameserver.",
+    ),
+    acme_http01_solver_nameservers: str = typer.Option(
+        "",
+        "--acme-http01-solver-nameservers",
+        metavar="HOST:PORT,...",
+        envvar="CERTCTL_ACME_HTTP01_SOLVER_NAMESERVERS",
+        help="Resolvers for the HTTP-01 self-check [default: the system resolver].",
+        show_default=False,
+    ),
+    acme_http01_check_port: int = typer.Option(
+        80,
+        "--acme-http01-check-port",
+        metavar="PORT",
+        envvar="CERTCTL_ACME_HTTP01_CHECK_PORT",
+        min=1,
+        max=65535,
+        help="Port of the HTTP-01 self-check; only lab CAs (Pebble's httpPort) use another.",
+    ),
+    dns01_authoritative_port: int = typer.Option(
+        53,
+        "--dns01-authoritative-port",
+        metavar="PORT",
+        envvar="CERTCTL_DNS01_AUTHORITATIVE_PORT",
+        min=1,
+        max=65535,
+        help="Port authoritative nameservers are checked on; only lab setups use another.",
+    ),
+    acme_timeout: str = typer.Option(
+        "2m",
+        "--acme-timeout",
+        metavar="DURATION",
+        envvar="CERTCTL_ACME_TIMEOUT",
+        help="How long self-checks, validation and finalization may take per order.",
+    ),
     log_format: str = typer.Option(
         "text",
         "--log-format",
@@ -115,6 +163,14 @@ def main(
         verbosity=-1 if quiet else verbose,
         color=not no_color,
         debug=debug,
+        acme_options={
+            "dns01_recursive_nameservers": dns01_recursive_nameservers,
+            "dns01_recursive_nameservers_only": dns01_recursive_nameservers_only,
+            "http01_solver_nameservers": acme_http01_solver_nameservers,
+            "http01_self_check_port": acme_http01_check_port,
+            "authoritative_dns_port": dns01_authoritative_port,
+            "timeout": acme_timeout,
+        },
     )
 
 

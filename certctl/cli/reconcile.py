@@ -87,6 +87,7 @@ def _run(
         dry_run=dry_run,
         concurrency=app.concurrency,
         cluster_resource_namespace=app.cluster_resource_namespace,
+        acme=app.acme_settings(),
     )
 
     def progress(result: CertificateResult) -> None:

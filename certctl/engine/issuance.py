@@ -14,7 +14,7 @@ from certctl.api.models import Certificate, Issuer
 from certctl.engine.policies import SecretView
 from certctl.engine.secretdata import KeyMaterial, SecretReader, build_secret, repair_secret
 from certctl.errors import IssuanceError
-from certctl.issuers.base import CertificateRequest
+from certctl.issuers.base import CertificateRequest, SecretWriter
 from certctl.issuers.registry import get_issuer_backend
 from certctl.pki.certificates import (
     CertificateInfo,
@@ -32,6 +32,8 @@ from certctl.pki.keys import (
 )
 
 if TYPE_CHECKING:
+    from certctl.acme.orders import ACMERecorder
+    from certctl.acme.settings import ACMESettings
     from certctl.stores.base import SecretRecord
 
 
@@ -51,6 +53,9 @@ def issue_certificate(
     read_secret: SecretReader,
     issuer_secret_namespace: str,
     now: dt.datetime,
+    write_secret: SecretWriter | None = None,
+    acme: ACMESettings | None = None,
+    recorder: ACMERecorder | None = None,
 ) -> IssuanceOutcome:
     """Issue a new certificate for ``certificate`` and build the Secret that holds it.
 
@@ -72,6 +77,9 @@ def issue_certificate(
         issuer_secret_namespace=issuer_secret_namespace,
         read_secret=read_secret,
         now=now,
+        write_secret=write_secret,
+        acme=acme,
+        recorder=recorder,
     )
     issued = get_issuer_backend(issuer.spec.type).issue(request)
     try:

@@ -43,6 +43,7 @@ from certctl.errors import (
 )
 
 if TYPE_CHECKING:
+    from certctl.acme.settings import ACMESettings
     from certctl.state.database import Fingerprint, StateDatabase
     from certctl.stores.base import SecretRecord, SecretStore
 
@@ -62,6 +63,7 @@ class ReconcileOptions:
         dry_run: decide and report, change nothing.
         concurrency: how many certificates to issue at once.
         cluster_resource_namespace: where ClusterIssuer secrets live.
+        acme: resolvers, deadlines and cancellation for ACME orders.
     """
 
     names: tuple[str, ...] = ()
@@ -69,6 +71,7 @@ class ReconcileOptions:
     dry_run: bool = False
     concurrency: int = 8
     cluster_resource_namespace: str = "cert-manager"
+    acme: ACMESettings | None = None
 
 
 @dataclass
@@ -254,10 +257,16 @@ class Reconciler:
                     results[evaluation.certificate.key] = outcome
                     self.on_result(outcome)
             if to_issue:
-                for level in self._plan(to_issue):
-                    for result in self._apply_level(level, fingerprints):
-                        results[result.key] = result
-                        self.on_result(result)
+                try:
+                    for level in self._plan(to_issue):
+                        for result in self._apply_level(level, fingerprints):
+                            results[result.key] = result
+                            self.on_result(result)
+                except BaseException:
+                    # Ctrl-C or SIGTERM: ACME waits stop, and every solver cleans up.
+                    if self.options.acme is not None:
+                        self.options.acme.cancel.set()
+                    raise
             if not self.options.dry_run and fingerprints:
                 self.state.save_fingerprints(fingerprints)
         return ReconcileReport([results[c.key] for c in certificates])
@@ -433,6 +442,9 @@ class Reconciler:
             read_secret=self._read_issuer_secret,
             issuer_secret_namespace=self._issuer_secret_namespace(issuer),
             now=self.clock.now(),
+            write_secret=self._write,
+            acme=self.options.acme,
+            recorder=self.state,
         )
         for reason, message in outcome.warnings:
             self.state.record_event("Certificate", certificate.key, "Warning", reason, message)

@@ -111,10 +111,30 @@ def view_issuer(
     cluster_resource_namespace: str,
     state: StateDatabase | None = None,
 ) -> IssuerView:
-    view = IssuerView(issuer, _issuer_readiness(issuer, store, cluster_resource_namespace))
-    if state is not None:
-        view.events = state.events(issuer.kind, issuer.key)
-    return view
+    events = state.events(issuer.kind, issuer.key) if state is not None else []
+    if issuer.spec.type == "acme":
+        ready = _acme_readiness(events)
+    else:
+        ready = _issuer_readiness(issuer, store, cluster_resource_namespace)
+    return IssuerView(issuer, ready, events)
+
+
+def _acme_readiness(events: list[Event]) -> Condition:
+    """An ACME issuer is Ready once certctl has registered its account (no network here)."""
+    for event in reversed(events):
+        if event.reason == "ACMEAccountRegistered":
+            return Condition(
+                "Ready",
+                "True",
+                "ACMEAccountRegistered",
+                "The ACME account was registered with the ACME server",
+            )
+    return Condition(
+        "Ready",
+        "Unknown",
+        "NotRegistered",
+        "certctl registers the ACME account on the first issue or renew with this issuer",
+    )
 
 
 def _issuer_readiness(issuer: Issuer, store: SecretStore, cluster_namespace: str) -> Condition:

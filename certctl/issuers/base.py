@@ -10,12 +10,16 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     from cryptography import x509
 
+    from certctl.acme.orders import ACMERecorder
+    from certctl.acme.settings import ACMESettings
     from certctl.api.models import Certificate, Issuer
     from certctl.pki.keys import PrivateKey
     from certctl.stores.base import SecretRecord
 
 #: Reads a secret the issuer needs from the store: (namespace, name) -> record or None.
 SecretReader = Callable[[str, str], "SecretRecord | None"]
+#: Writes a secret the issuer owns (an ACME account key) to the store.
+SecretWriter = Callable[["SecretRecord"], object]
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class CertificateRequest:
         issuer_secret_namespace: where the issuer's own secrets live.
         read_secret: reads issuer secrets from the store.
         now: the time of issuance.
+        write_secret: writes secrets the issuer owns (an ACME account key).
+        acme: the run's ACME settings (resolvers, deadlines, cancellation).
+        recorder: where ACME Orders, Challenges and their events are recorded.
     """
 
     certificate: Certificate
@@ -45,6 +52,9 @@ class CertificateRequest:
     issuer_secret_namespace: str
     read_secret: SecretReader
     now: dt.datetime
+    write_secret: SecretWriter | None = None
+    acme: ACMESettings | None = None
+    recorder: ACMERecorder | None = None
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 ISSUER_BACKENDS: dict[str, str] = {
     "selfSigned": "certctl.issuers.selfsigned:SelfSignedIssuer",
     "ca": "certctl.issuers.ca:CAIssuer",
-    "acme": "certctl.issuers.unsupported:ACMEIssuer",
+    "acme": "certctl.issuers.acme:ACMEIssuer",
     "vault": "certctl.issuers.unsupported:VaultIssuer",
     "venafi": "certctl.issuers.unsupported:VenafiIssuer",
 }

@@ -22,11 +22,6 @@ class _NotYetSupportedIssuer:
         )
 
 
-class ACMEIssuer(_NotYetSupportedIssuer):
-    block = "acme"
-    title = "ACME"
-
-
 class VaultIssuer(_NotYetSupportedIssuer):
     block = "vault"
     title = "Vault"

@@ -13,11 +13,12 @@ One connection serves every thread, guarded by a lock. Writes outside a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,21 @@ _MIGRATIONS: tuple[str, ...] = (
         not_after TEXT,
         verdict TEXT NOT NULL
     ) WITHOUT ROWID;
+    """,
+    # ACME Orders and Challenges, kept as cert-manager-shaped JSON (spec and status).
+    """
+    CREATE TABLE acme_objects (
+        kind TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        certificate TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created TEXT NOT NULL,
+        updated TEXT NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (kind, namespace, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX acme_objects_by_certificate ON acme_objects (kind, certificate);
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -419,6 +435,63 @@ class StateDatabase:
         with self._writing():
             self._connection.execute("DELETE FROM fingerprints WHERE key = ?", (key,))
 
+    # -- ACME orders and challenges ---------------------------------------------
+
+    def save_acme_object(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        *,
+        certificate: str,
+        state: str,
+        body: Mapping[str, Any],
+    ) -> None:
+        """Insert or update an Order or Challenge (``body`` is its spec and status)."""
+        now = _to_text(self._clock.now())
+        with self._writing():
+            self._connection.execute(
+                "INSERT INTO acme_objects (kind, namespace, name, certificate, state, created,"
+                " updated, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (kind, namespace, name) DO UPDATE SET state = excluded.state,"
+                " updated = excluded.updated, body = excluded.body",
+                (
+                    kind,
+                    namespace,
+                    name,
+                    certificate,
+                    state,
+                    now,
+                    now,
+                    json.dumps(body, sort_keys=True, default=str),
+                ),
+            )
+            # Keep the history bounded: the newest orders and challenges per certificate.
+            self._connection.execute(
+                "DELETE FROM acme_objects WHERE kind = ? AND certificate = ? AND name NOT IN"
+                " (SELECT name FROM acme_objects WHERE kind = ? AND certificate = ?"
+                " ORDER BY created DESC, name LIMIT ?)",
+                (kind, certificate, kind, certificate, ACME_OBJECTS_PER_CERTIFICATE),
+            )
+
+    def acme_objects(self, kind: str, namespace: str | None = None) -> list[AcmeObject]:
+        """Every recorded Order or Challenge (of one namespace), oldest first."""
+        sql = f"SELECT {_ACME_COLUMNS} FROM acme_objects WHERE kind = ?"
+        parameters: tuple[Any, ...] = (kind,)
+        if namespace is not None:
+            sql += " AND namespace = ?"
+            parameters += (namespace,)
+        rows = self._query(sql + " ORDER BY created, name", parameters)
+        return [_acme_from_row(row) for row in rows]
+
+    def get_acme_object(self, kind: str, namespace: str, name: str) -> AcmeObject | None:
+        rows = self._query(
+            f"SELECT {_ACME_COLUMNS} FROM acme_objects WHERE kind = ? AND namespace = ?"
+            " AND name = ?",
+            (kind, namespace, name),
+        )
+        return _acme_from_row(rows[0]) if rows else None
+
     # -- internals -------------------------------------------------------------
 
     @contextmanager
@@ -527,6 +600,38 @@ def _migrate(connection: sqlite3.Connection, path: Path) -> None:
     except BaseException:
         connection.execute("ROLLBACK")
         raise
+
+
+_ACME_COLUMNS = "kind, namespace, name, certificate, state, created, updated, body"
+#: Orders (and challenges) kept per certificate; older ones are dropped.
+ACME_OBJECTS_PER_CERTIFICATE = 20
+
+
+@dataclass(frozen=True)
+class AcmeObject:
+    """An ACME Order or Challenge as recorded: cert-manager's spec and status in ``body``."""
+
+    kind: str
+    namespace: str
+    name: str
+    certificate: str
+    state: str
+    created: dt.datetime
+    updated: dt.datetime
+    body: Mapping[str, Any]
+
+
+def _acme_from_row(row: tuple[Any, ...]) -> AcmeObject:
+    return AcmeObject(
+        kind=row[0],
+        namespace=row[1],
+        name=row[2],
+        certificate=row[3],
+        state=row[4],
+        created=_from_text_required(row[5]),
+        updated=_from_text_required(row[6]),
+        body=json.loads(row[7]),
+    )
 
 
 def _to_text(value: dt.datetime | None) -> str | None:

@@ -419,18 +419,6 @@ def test_a_failed_renewal_leaves_the_old_pair_in_place(cli: Cli, quickstart: Pat
 
 UNSUPPORTED = [
     pytest.param(
-        "letsencrypt",
-        {
-            "acme": {
-                "server": "https://acme-v02.api.letsencrypt.org/directory",
-                "privateKeySecretRef": {"name": "letsencrypt-account"},
-                "solvers": [{"http01": {"standalone": {}}}],
-            }
-        },
-        "ACME",
-        id="acme",
-    ),
-    pytest.param(
         "vault-pki",
         {
             "vault": {
@@ -457,6 +445,26 @@ UNSUPPORTED = [
         id="venafi",
     ),
 ]
+
+
+def test_an_unreachable_acme_server_fails_the_certificate_with_a_sentence(cli: Cli) -> None:
+    spec = {
+        "acme": {
+            # Nothing listens on port 9 of loopback: the connection is refused at once.
+            "server": "https://127.0.0.1:9/directory",
+            "privateKeySecretRef": {"name": "acme-account"},
+            "solvers": [{"http01": {"standalone": {}}}],
+        }
+    }
+    path = cli.manifest("issuer.yaml", issuer("acme", spec), certificate("web", issuer="acme"))
+
+    result = cli.run("issue", "-f", path, "-o", "json")
+
+    assert result.exit_code == 1, describe(result)
+    web = results_by_name(result)["web"]
+    assert web["reason"] == "ACMEServerUnreachable"
+    assert "could not be reached" in web["error"]
+    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(("name", "spec", "title"), UNSUPPORTED)

@@ -1,0 +1,73 @@
+"""The interfaces every solver implements.
+
+As in lego, a DNS-01 provider only adds and removes one TXT record: finding the
+zone, following CNAMEs and waiting for propagation are shared code
+(``certctl.acme.dns01``). An HTTP-01 solver only makes the key authorization
+answer at ``/.well-known/acme-challenge/<token>`` for a domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from certctl.acme.settings import ACMESettings
+from certctl.stores.base import SecretRecord
+
+#: Reads a secret (credentials, TSIG keys) from the store: (namespace, name) -> record or None.
+SecretReader = Callable[[str, str], SecretRecord | None]
+
+
+@dataclass(frozen=True)
+class SolverContext:
+    """What a solver gets besides its own configuration block.
+
+    Attributes:
+        secret_namespace: where the issuer's secrets live (the Issuer's namespace, or
+            the cluster resource namespace for a ClusterIssuer).
+        read_secret: reads those secrets from the store.
+        settings: the run's ACME settings.
+        issuer: ``Kind/name`` of the issuer, for messages.
+    """
+
+    secret_namespace: str
+    read_secret: SecretReader
+    settings: ACMESettings
+    issuer: str
+
+
+class HTTP01Solver(Protocol):
+    """Serves key authorizations over HTTP for the HTTP-01 challenge (RFC 8555 §8.3)."""
+
+    #: How many consecutive self-check passes prove the token is served (cert-manager
+    #: needs 5 for an ingress that propagates; a local listener or file needs 1).
+    self_check_passes: int
+
+    def present(self, domain: str, token: str, key_authorization: str) -> None:
+        """Start answering ``key_authorization`` for ``token`` on ``domain``. Idempotent."""
+        ...
+
+    def cleanup(self, domain: str, token: str, key_authorization: str) -> None:
+        """Stop answering; never raises for something already gone."""
+        ...
+
+
+class DNS01Provider(Protocol):
+    """Adds and removes the TXT record of the DNS-01 challenge (RFC 8555 §8.4)."""
+
+    def present(self, fqdn: str, zone: str, value: str) -> None:
+        """Add a TXT record ``value`` at ``fqdn`` (absolute, with a trailing dot) in ``zone``.
+
+        Other TXT values at the same name (a wildcard and its base domain share one)
+        must be kept.
+        """
+        ...
+
+    def cleanup(self, fqdn: str, zone: str, value: str) -> None:
+        """Remove that one TXT value; never raises for something already gone."""
+        ...
+
+
+#: Builds a solver from its configuration block (camelCase keys, as validated).
+SolverFactory = Callable[[Mapping[str, Any], SolverContext], Any]

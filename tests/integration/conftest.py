@@ -1,0 +1,70 @@
+"""Fixtures for the integration tests: real servers on free loopback ports.
+
+A missing server binary fails the run instead of skipping it: CI installs them
+all through ``scripts/test.sh``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.servers.bind import MISSING_NAMED, BindServer, find_named
+from tests.integration.servers.pebble import PebbleServer
+
+# --- BIND (RFC 2136 and DNS-01) ---
+
+
+@pytest.fixture(scope="session")
+def bind_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BindServer]:
+    """named, authoritative for ``example.test.`` and ``other.test.``, for the whole run."""
+    if find_named() is None:
+        pytest.fail(MISSING_NAMED)
+    server = BindServer(Path(tmp_path_factory.mktemp("bind")))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dns_label() -> str:
+    """A label no other test uses, so records of one test never show up in another.
+
+    Use it as ``f"{dns_label}.example.test"``.
+    """
+    return f"t-{uuid.uuid4().hex[:12]}"
+
+
+# --- Pebble (ACME) ---
+
+
+@pytest.fixture(scope="session")
+def pebble_dns_server(bind_server: BindServer) -> str:
+    """``host:port`` Pebble's validation authority resolves names with (BIND)."""
+    return bind_server.address
+
+
+@pytest.fixture(scope="session")
+def pebble_server(pebble_dns_server: str) -> Iterator[PebbleServer]:
+    """The Pebble shared by every test that needs no special settings."""
+    with PebbleServer(dns_server=pebble_dns_server) as server:
+        yield server
+
+
+@pytest.fixture
+def pebble_factory(pebble_dns_server: str) -> Iterator[Callable[..., PebbleServer]]:
+    """Start dedicated Pebbles (EAB, nonce rejection, alternate roots); stopped after the test."""
+    with ExitStack() as stack:
+
+        def start(**options: Any) -> PebbleServer:
+            options.setdefault("dns_server", pebble_dns_server)
+            return stack.enter_context(PebbleServer(**options))
+
+        yield start
