@@ -378,7 +378,7 @@ def _order_state(url: str, json_body: dict[str, Any], retry_after: float | None)
     body = messages.Order.from_json(json_body)
     return OrderState(
         url=url,
-        status=str(body.status) if body.status else "pending",
+        status=_status(body.status),
         authorization_urls=tuple(body.authorizations or ()),
         finalize_url=body.finalize or "",
         certificate_url=body.certificate,
@@ -396,7 +396,7 @@ def _authorization_state(
             type=str(challenge.chall.typ),
             url=challenge.uri,
             token=_token_of(challenge),
-            status=str(challenge.status) if challenge.status else "pending",
+            status=_status(challenge.status),
             error=_problem(challenge.error) if challenge.error else None,
         )
         for challenge in body.challenges or ()
@@ -406,10 +406,14 @@ def _authorization_state(
         identifier_type=str(identifier.typ.name),
         identifier=identifier.value,
         wildcard=bool(body.wildcard),
-        status=str(body.status) if body.status else "pending",
+        status=_status(body.status),
         challenges=challenges,
         retry_after=retry_after,
     )
+
+
+def _status(status: messages.Status | None) -> str:
+    return str(status.name) if status is not None else "pending"
 
 
 def _token_of(challenge: messages.ChallengeBody) -> str:

@@ -68,3 +68,33 @@ def pebble_factory(pebble_dns_server: str) -> Iterator[Callable[..., PebbleServe
             return stack.enter_context(PebbleServer(**options))
 
         yield start
+
+
+# --- a static web server for webroot tests ---
+
+
+@pytest.fixture
+def web_server() -> Iterator[Callable[[Path, int], None]]:
+    """Serve a folder over HTTP on 127.0.0.1:PORT for the rest of the test."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    servers: list[tuple[ThreadingHTTPServer, threading.Thread]] = []
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    def start(folder: Path, port: int) -> None:
+        handler = functools.partial(QuietHandler, directory=str(folder))
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+        thread.start()
+        servers.append((server, thread))
+
+    yield start
+    for server, thread in servers:
+        server.shutdown()
+        server.server_close()
+        thread.join()
