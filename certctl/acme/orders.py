@@ -175,14 +175,20 @@ class OrderRunner:
         if not authorizations:
             return
         challenges = [self._prepare(authorization) for authorization in authorizations]
+        pool = ThreadPoolExecutor(
+            max_workers=min(len(challenges), 16), thread_name_prefix="challenge"
+        )
         try:
-            with ThreadPoolExecutor(
-                max_workers=min(len(challenges), 16), thread_name_prefix="challenge"
-            ) as pool:
-                failures = [
-                    error for error in pool.map(self._solve_one, challenges) if error is not None
-                ]
+            failures = [
+                error for error in pool.map(self._solve_one, challenges) if error is not None
+            ]
+        except BaseException:
+            # Ctrl-C or SIGTERM reached this thread: stop the challenge threads' waits now,
+            # so that cleanup below runs without waiting for their deadlines.
+            self.settings.cancel.set()
+            raise
         finally:
+            pool.shutdown(wait=True, cancel_futures=True)
             self._cleanup(challenges)
         if failures:
             messages = "; ".join(error.message for error in failures)
