@@ -161,9 +161,9 @@ class OrderRunner:
             self._solve(pending)
             chain = self._finalize()
         except IssuanceError as error:
-            state = "invalid" if getattr(error, "problem", None) is not None else "errored"
-            if isinstance(error, Interrupted):
-                state = "errored"
+            # cert-manager: "invalid" when the CA refused an authorization or the order,
+            # "errored" for everything else (4xx such as rate limits, local failures).
+            state = "invalid" if error.reason == "Failed" else "errored"
             self._save_order(state, error.message)
             self._event("Warning", "Failed", error.message)
             raise

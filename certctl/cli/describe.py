@@ -1,4 +1,8 @@
-"""``describe certificate|issuer|clusterissuer NAME``: kubectl-describe views."""
+"""``describe certificate|issuer|clusterissuer|order|challenge NAME``: kubectl-describe views.
+
+Certificates and issuers come from ``-f`` manifests; ACME Orders and Challenges from
+the state history. ``header_lines`` and ``event_lines`` are the parts every view shares.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from certctl.cli.context import get_app, handles_errors
+from certctl.cli.acme import ACME_API_VERSION, acme_item, describe_data, find_acme_object
+from certctl.cli.context import AppContext, get_app, handles_errors
 from certctl.cli.render import describe_lines, describe_mapping, format_age
 
 if TYPE_CHECKING:
@@ -15,7 +20,8 @@ if TYPE_CHECKING:
     from certctl.state.database import Event
 
 app = typer.Typer(
-    help="Show one Certificate or Issuer in detail, with its events.", no_args_is_help=True
+    help="Show one Certificate, Issuer, Order or Challenge in detail, with its events.",
+    no_args_is_help=True,
 )
 
 FILENAME = typer.Option(
@@ -45,12 +51,12 @@ def describe_certificate(
     certificate = matches[0]
     now = application.clock.now()
     view = view_certificate(certificate, application.store, now, application.state)
-    lines = _header(
+    lines = header_lines(
         certificate.metadata.name,
         certificate.namespace,
-        certificate.raw,
+        certificate.raw.get("metadata") or {},
         "Certificate",
-        str(certificate.source),
+        extra=[("Source:", str(certificate.source))],
     )
     lines.append("Spec:")
     lines.extend(describe_lines(certificate.raw.get("spec", {}), 1))
@@ -75,7 +81,7 @@ def describe_certificate(
                 1,
             )
         )
-    lines.extend(_events(view.events, now))
+    lines.extend(event_lines(view.events, now))
     typer.echo("\n".join(lines))
 
 
@@ -122,29 +128,92 @@ def _describe_issuer(
     view = view_issuer(
         issuer, application.store, application.cluster_resource_namespace, application.state
     )
-    lines = _header(issuer.name, issuer.namespace, issuer.raw, issuer.kind, str(issuer.source))
+    lines = header_lines(
+        issuer.name,
+        issuer.namespace,
+        issuer.raw.get("metadata") or {},
+        issuer.kind,
+        extra=[("Source:", str(issuer.source))],
+    )
     lines.append("Spec:")
     lines.extend(describe_lines(issuer.raw.get("spec", {}), 1))
     lines.append("Status:")
     lines.extend(describe_lines(view.status_json(), 1))
-    lines.extend(_events(view.events, application.clock.now()))
+    lines.extend(event_lines(view.events, application.clock.now()))
     typer.echo("\n".join(lines))
 
 
-def _header(name: str, namespace: str | None, raw: Any, kind: str, source: str) -> list[str]:
-    metadata = raw.get("metadata") or {}
+@app.command("order")
+@handles_errors
+def describe_order(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Order name."),
+    namespace: str = NAMESPACE,
+) -> None:
+    """Describe a recorded ACME Order: identifiers, authorizations, state, and events."""
+    describe_acme(get_app(ctx), "Order", name, namespace)
+
+
+@app.command("challenge")
+@handles_errors
+def describe_challenge(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., metavar="NAME", help="Challenge name."),
+    namespace: str = NAMESPACE,
+) -> None:
+    """Describe a recorded ACME Challenge: solver, token, state, reason, and events."""
+    describe_acme(get_app(ctx), "Challenge", name, namespace)
+
+
+def describe_acme(application: AppContext, kind: str, name: str, namespace: str) -> None:
+    """The ``kubectl describe challenge|order`` view of a recorded Order or Challenge."""
+    record = find_acme_object(application.state, kind, name, namespace)
+    item = acme_item(record)
+    lines = header_lines(
+        record.name,
+        record.namespace,
+        {},
+        kind,
+        api_version=ACME_API_VERSION,
+        extra=[("Certificate:", record.certificate)],
+    )
+    metadata = {
+        key: value for key, value in item["metadata"].items() if key not in ("name", "namespace")
+    }
+    lines.append("Metadata:")
+    lines.extend(describe_lines(describe_data(metadata), 1))
+    lines.append("Spec:")
+    lines.extend(describe_lines(describe_data(item["spec"]), 1))
+    lines.append("Status:")
+    lines.extend(describe_lines(describe_data(item["status"]), 1))
+    events = application.state.events(kind, f"{record.namespace}/{record.name}")
+    lines.extend(event_lines(events, application.clock.now()))
+    typer.echo("\n".join(lines))
+
+
+def header_lines(
+    name: str,
+    namespace: str | None,
+    metadata: Any,
+    kind: str,
+    *,
+    api_version: str = "cert-manager.io/v1",
+    extra: list[tuple[str, str]] | None = None,
+) -> list[str]:
+    """Name, Namespace, Labels, Annotations, API Version and Kind, as kubectl prints them."""
     lines = [f"{'Name:':<14}{name}"]
     if namespace:
         lines.append(f"{'Namespace:':<14}{namespace}")
     lines.extend(describe_mapping("Labels", dict(metadata.get("labels") or {})))
     lines.extend(describe_mapping("Annotations", dict(metadata.get("annotations") or {})))
-    lines.append(f"{'API Version:':<14}cert-manager.io/v1")
+    lines.append(f"{'API Version:':<14}{api_version}")
     lines.append(f"{'Kind:':<14}{kind}")
-    lines.append(f"{'Source:':<14}{source}")
+    lines.extend(f"{title:<14}{value}" for title, value in extra or [])
     return lines
 
 
-def _events(events: list[Event], now: dt.datetime) -> list[str]:
+def event_lines(events: list[Event], now: dt.datetime) -> list[str]:
+    """The Events table of kubectl describe; messages are never cut."""
     if not events:
         return ["Events:       <none>"]
     rows = [
@@ -180,3 +249,5 @@ for _alias in ("issuers", "iss"):
     app.command(_alias, hidden=True)(describe_issuer)
 for _alias in ("clusterissuers", "ciss"):
     app.command(_alias, hidden=True)(describe_cluster_issuer)
+app.command("orders", hidden=True)(describe_order)
+app.command("challenges", hidden=True)(describe_challenge)

@@ -1,4 +1,8 @@
-"""``get certificates|issuers|clusterissuers``: kubectl-style lists joined with the store."""
+"""``get certificates|issuers|clusterissuers|orders|challenges``: kubectl-style lists.
+
+Certificates and issuers come from ``-f`` manifests joined with the store; ACME
+Orders and Challenges come from the state history and need no manifests.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,24 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from certctl.cli.acme import acme_item, not_found
 from certctl.cli.context import AppContext, get_app, handles_errors
 from certctl.cli.render import check_output_format, format_age, format_time, print_data, print_table
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     from certctl.api.models import ManifestSet
     from certctl.engine.status import CertificateView, IssuerView
+    from certctl.state.database import AcmeObject
 
 app = typer.Typer(
-    help="List Certificates, Issuers or ClusterIssuers with their status.", no_args_is_help=True
+    help="List Certificates, Issuers, ClusterIssuers, Orders or Challenges with their status.",
+    no_args_is_help=True,
 )
+
+#: Reasons longer than this are cut in table output (``-o wide`` shows them whole).
+REASON_WIDTH = 60
 
 FILENAME = typer.Option(
     None, "-f", "--filename", metavar="PATH", help="Manifest file or directory (repeatable)."
@@ -149,6 +161,96 @@ def _get_issuers(
     )
 
 
+@app.command("orders")
+@handles_errors
+def get_orders(
+    ctx: typer.Context,
+    name: str = typer.Argument(None, metavar="NAME", help="Only this Order."),
+    namespace: str = NAMESPACE,
+    all_namespaces: bool = ALL_NAMESPACES,
+    output: str = OUTPUT,
+) -> None:
+    """List the ACME Orders recorded in the state (alias: order)."""
+    list_acme(get_app(ctx), "Order", name, namespace, all_namespaces, output)
+
+
+@app.command("challenges")
+@handles_errors
+def get_challenges(
+    ctx: typer.Context,
+    name: str = typer.Argument(None, metavar="NAME", help="Only this Challenge."),
+    namespace: str = NAMESPACE,
+    all_namespaces: bool = ALL_NAMESPACES,
+    output: str = OUTPUT,
+) -> None:
+    """List the ACME Challenges recorded in the state (alias: challenge)."""
+    list_acme(get_app(ctx), "Challenge", name, namespace, all_namespaces, output)
+
+
+def list_acme(
+    application: AppContext,
+    kind: str,
+    name: str | None,
+    namespace: str,
+    all_namespaces: bool,
+    output: str,
+) -> None:
+    """``get orders|challenges``: the columns of cert-manager's CRDs, from the state."""
+    check_output_format(output)
+    records = application.state.acme_objects(kind, None if all_namespaces else namespace)
+    if name is not None:
+        records = [record for record in records if record.name == name]
+        if not records:
+            raise not_found(kind, name, None if all_namespaces else namespace)
+    if output in ("json", "yaml"):
+        print_data(_list([acme_item(record) for record in records]), output)
+        return
+    now = application.clock.now()
+    wide = output == "wide"
+    if kind == "Order":
+        headers = ["NAME", "STATE", *(["ISSUER", "REASON"] if wide else []), "AGE"]
+        rows = [_order_row(record, now, wide) for record in records]
+    else:
+        headers = ["NAME", "STATE", "DOMAIN", "TYPE", "REASON", "AGE"]
+        rows = [_challenge_row(record, now, wide) for record in records]
+    _print(headers, rows, records, all_namespaces, lambda r: r.namespace, namespace)
+
+
+def _order_row(record: AcmeObject, now: dt.datetime, wide: bool) -> list[str]:
+    spec = record.body.get("spec") or {}
+    status = record.body.get("status") or {}
+    row = [record.name, record.state or "<none>"]
+    if wide:
+        row.extend([str(spec.get("issuerRef") or "<none>"), _cell(status.get("reason"))])
+    row.append(format_age(now - record.created))
+    return row
+
+
+def _challenge_row(record: AcmeObject, now: dt.datetime, wide: bool) -> list[str]:
+    spec = record.body.get("spec") or {}
+    status = record.body.get("status") or {}
+    domain = str(spec.get("dnsName") or "<none>")
+    if spec.get("wildcard"):
+        domain = f"*.{domain}"
+    reason = _cell(status.get("reason"))
+    if not wide and len(reason) > REASON_WIDTH:
+        reason = reason[: REASON_WIDTH - 1].rstrip() + "…"
+    return [
+        record.name,
+        record.state or "<none>",
+        domain,
+        str(spec.get("type") or "<none>"),
+        reason,
+        format_age(now - record.created),
+    ]
+
+
+def _cell(value: Any) -> str:
+    """One table cell: on one line, ``<none>`` when empty."""
+    text = " ".join(str(value or "").split())
+    return text or "<none>"
+
+
 def _print(
     headers: list[str],
     rows: list[list[str]],
@@ -215,3 +317,5 @@ for _alias in ("issuer", "iss"):
     app.command(_alias, hidden=True)(get_issuers)
 for _alias in ("clusterissuer", "ciss"):
     app.command(_alias, hidden=True)(get_cluster_issuers)
+app.command("order", hidden=True)(get_orders)
+app.command("challenge", hidden=True)(get_challenges)

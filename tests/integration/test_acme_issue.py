@@ -155,11 +155,13 @@ def test_dns01_rfc2136_with_other_tsig_algorithms(
 def test_selectors_send_names_to_different_solvers(
     acme: ACMERun, pebble_server: PebbleServer, bind_server: BindServer, dns_label: str
 ) -> None:
-    http_name = f"http.{dns_label}.example.test"
-    dns_name = f"dns.{dns_label}.example.test"
+    # Separate subtrees: a TXT record under one name must not hide the other from the
+    # zone's *.example.test wildcard (an empty non-terminal stops wildcard matching).
+    http_name = f"http-{dns_label}.example.test"
+    dns_name = f"dns-{dns_label}.example.test"
     solvers = [
         standalone(pebble_server.http_port, selector={"dnsNames": [http_name]}),
-        rfc2136(bind_server, selector={"dnsZones": [f"{dns_label}.example.test"]}),
+        rfc2136(bind_server, selector={"dnsZones": [dns_name]}),
     ]
     path = acme.manifest(
         acme_issuer(pebble_server, solvers), certificate("mixed", [http_name, dns_name])
@@ -230,8 +232,14 @@ def test_http01_ingress_needs_the_kubernetes_store(
 
 
 def test_a_failed_validation_keeps_the_old_pair_and_describe_explains_it(
-    acme: ACMERun, pebble_server: PebbleServer, dns_label: str
+    tmp_path: Path,
+    bind_server: BindServer,
+    pebble_factory: Callable[..., PebbleServer],
+    dns_label: str,
 ) -> None:
+    # A Pebble that never reuses authorizations, so the second order must validate again.
+    pebble_server = pebble_factory(authz_reuse=0)
+    acme = ACMERun(tmp_path, bind_server, pebble_server.http_port)
     name = f"keep.{dns_label}.example.test"
     good = acme.manifest(
         acme_issuer(pebble_server, [standalone(pebble_server.http_port)]),
