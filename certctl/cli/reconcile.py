@@ -102,11 +102,16 @@ def _run(
             app.info(f"{line}: {result.message}")
 
     store = app.store
-    if dry_run:
-        report = reconcile(manifests, store, app.state, app.clock, options, progress)
-    else:
-        with store.lock(app.lock_timeout_delta()):
-            report = reconcile(manifests, store, app.state, app.clock, options, progress)
+    lock_timeout = app.lock_timeout_delta()
+    report = reconcile(
+        manifests,
+        store,
+        app.state,
+        app.clock,
+        options,
+        progress,
+        lock=lambda: store.lock(lock_timeout),
+    )
     _render(app, command, report, output, time.monotonic() - started)
     if report.exit_code:
         raise typer.Exit(report.exit_code)

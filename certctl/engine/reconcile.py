@@ -20,6 +20,7 @@ import logging
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -152,8 +153,10 @@ class Reconciler:
         clock: Clock,
         options: ReconcileOptions,
         on_result: ProgressCallback | None = None,
+        lock: Callable[[], AbstractContextManager[object]] | None = None,
     ) -> None:
         self.manifests = manifests
+        self.lock = lock
         self.store = store
         self.state = state
         self.clock = clock
@@ -238,6 +241,29 @@ class Reconciler:
     def run(self) -> ReconcileReport:
         certificates = self.select()
         evaluations = self.evaluate(certificates)
+        if self.lock is None or self.options.dry_run:
+            return self._run_evaluated(certificates, evaluations)
+        if not any(e.trigger is not None or e.drift for e in evaluations):
+            # Nothing to write: no lock either, so a no-op run changes nothing anywhere
+            # (in Kubernetes, not even a Lease).
+            return self._run_evaluated(certificates, evaluations)
+        with self.lock():
+            # Another run may have written while this one waited for the lock: decide again
+            # from the store for everything this run was about to change.
+            refresh = getattr(self.store, "refresh", None)
+            if refresh is not None:
+                refresh()
+            evaluations = [
+                self._evaluate_from_store(e.certificate, e.spec_hash)
+                if e.trigger is not None or e.drift
+                else e
+                for e in evaluations
+            ]
+            return self._run_evaluated(certificates, evaluations)
+
+    def _run_evaluated(
+        self, certificates: list[Certificate], evaluations: list[_Evaluation]
+    ) -> ReconcileReport:
         results: dict[str, CertificateResult] = {}
         to_issue: list[_Evaluation] = []
         fingerprints: list[Fingerprint] = []
@@ -589,9 +615,14 @@ def reconcile(
     clock: Clock,
     options: ReconcileOptions,
     on_result: ProgressCallback | None = None,
+    lock: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> ReconcileReport:
-    """Bring every selected Certificate's Secret up to date. See the module docstring."""
-    return Reconciler(manifests, store, state, clock, options, on_result).run()
+    """Bring every selected Certificate's Secret up to date. See the module docstring.
+
+    ``lock`` is taken only when something must be written, and the decisions for those
+    certificates are made again once it is held, so two overlapping runs never issue twice.
+    """
+    return Reconciler(manifests, store, state, clock, options, on_result, lock).run()
 
 
 def _fingerprint_still_valid(
