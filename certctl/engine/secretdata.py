@@ -14,7 +14,7 @@ from certctl.engine.policies import (
     ANNOTATION_ISSUER_NAME,
 )
 from certctl.errors import IssuanceError
-from certctl.stores.base import TLS_SECRET_TYPE, SecretRecord
+from certctl.stores.base import MANAGED_LABEL, TLS_SECRET_TYPE, SecretRecord
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -52,6 +52,7 @@ def desired_labels(certificate: Certificate) -> dict[str, str]:
         dict(certificate.spec.secret_template.labels) if certificate.spec.secret_template else {}
     )
     labels[LABEL_FAO] = "true"
+    labels[MANAGED_LABEL] = "true"
     return labels
 
 

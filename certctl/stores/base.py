@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 TLS_SECRET_TYPE = "kubernetes.io/tls"
+#: certctl's mark on the secrets it writes: prune and ownership checks touch nothing else.
+MANAGED_LABEL = "certctl.io/managed"
 
 
 @dataclass
