@@ -9,14 +9,23 @@ line and kubectl-style field path.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from certctl.api import convert, resources, yamlsafe
-from certctl.api.models import Certificate, IgnoredDocument, Issuer, ManifestSet, Source
+from certctl.api import convert, ingress, resources, yamlsafe
+from certctl.api.models import (
+    Certificate,
+    FieldPath,
+    IgnoredDocument,
+    IngressResource,
+    Issuer,
+    ManifestSet,
+    Source,
+)
 from certctl.api.schema import Obj, Path, Problems, format_path
 from certctl.errors import ManifestError, ManifestProblem
 
@@ -35,6 +44,8 @@ _CERT_MANAGER_KINDS: dict[str, Obj] = {
 _CERT_MANAGER_GROUPS = ("cert-manager.io", "certmanager.k8s.io")
 _STDIN = "-"
 
+log = logging.getLogger("certctl")
+
 
 def load_manifests(
     paths: Sequence[str], *, default_namespace: str = "default", stdin: TextIO | None = None
@@ -48,7 +59,9 @@ def load_manifests(
         stdin: the stream ``-`` reads; ``sys.stdin`` when None.
 
     Returns:
-        The Certificates, Issuers/ClusterIssuers and ignored documents, in file order.
+        The Certificates, Issuers/ClusterIssuers, ``networking.k8s.io/v1`` Ingresses
+        (for ingress-shim; they are also listed as ignored, since only ``convert``
+        and ``sync`` act on them) and ignored documents, in file order.
 
     Raises:
         ManifestError: with every problem found in every file, when there is any.
@@ -65,6 +78,7 @@ def load_manifests(
         certificates=tuple(session.certificates),
         issuers=tuple(session.issuers),
         ignored=tuple(session.ignored),
+        ingresses=session.finish_ingresses(),
     )
 
 
@@ -102,6 +116,7 @@ class _Session:
     ignored: list[IgnoredDocument] = field(default_factory=list)
     findings: list[_Finding] = field(default_factory=list)
     files: list[_File] = field(default_factory=list)
+    ingresses: list[_PendingIngress] = field(default_factory=list)
     seen: dict[tuple[str, str, str], str] = field(default_factory=dict)
 
     # --- Reading ---
@@ -208,6 +223,9 @@ class _Session:
         schema = _CERT_MANAGER_KINDS.get(kind)
         group = api_version.partition("/")[0] if "/" in api_version else ""
         source = Source(file.path, document.line)
+        if kind == "Ingress":
+            self._read_ingress(file, document, data, api_version, base, source)
+            return
         if schema is None or group not in _CERT_MANAGER_GROUPS:
             self.ignored.append(IgnoredDocument(api_version, kind, _object_name(data), source))
             return
@@ -269,6 +287,88 @@ class _Session:
             )
         )
 
+    def _read_ingress(
+        self,
+        file: _File,
+        document: yamlsafe.Document,
+        data: Mapping[str, Any],
+        api_version: str,
+        base: Path,
+        source: Source,
+    ) -> None:
+        """An Ingress: checked only where ingress-shim reads it, and kept for it."""
+        self.ignored.append(IgnoredDocument(api_version, "Ingress", _object_name(data), source))
+        if api_version != ingress.INGRESS_API_VERSION:
+            # cert-manager's ingress-shim watches networking.k8s.io/v1 only.
+            log.debug(
+                "%s: Ingress %r uses apiVersion %s, which ingress-shim does not read "
+                "(only %s); skipped",
+                source,
+                _object_name(data),
+                api_version,
+                ingress.INGRESS_API_VERSION,
+            )
+            return
+        problems = Problems()
+        ingress.INGRESS.check(data, (), problems)
+        if problems:
+            for path, message in problems.items:
+                self._add(file, document.index, (*base, *path), message, format_path(path))
+            return
+        metadata = data["metadata"]
+        namespace = metadata.get("namespace") or self.default_namespace
+        identity = ("Ingress", namespace, metadata["name"])
+        here = str(source)
+        first = self.seen.get(identity)
+        if first is not None:
+            self._add(
+                file,
+                document.index,
+                (*base, "metadata", "name"),
+                f'Ingress "{namespace}/{metadata["name"]}" is defined more than once: first in '
+                f"{first}, again in {here}",
+                "metadata.name",
+            )
+            return
+        self.seen[identity] = here
+        self.ingresses.append(_PendingIngress(file, document.index, base, data, namespace, source))
+
+    def finish_ingresses(self) -> tuple[IngressResource, ...]:
+        """The Ingresses, with the lines of the fields ingress-shim reports on.
+
+        Lines are found by composing each file with Ingresses once more, and only
+        for Ingresses with annotations or TLS entries.
+        """
+        by_file: dict[int, list[tuple[_PendingIngress, list[FieldPath]]]] = {}
+        for pending in self.ingresses:
+            paths = ingress.ingress_line_paths(pending.data)
+            if paths and pending.file.text is not None:
+                by_file.setdefault(id(pending.file), []).append((pending, paths))
+        lines: dict[int, dict[FieldPath, int]] = {}
+        for entries in by_file.values():
+            text = entries[0][0].file.text
+            assert text is not None
+            requests = [
+                (pending.document, (*pending.base, *path))
+                for pending, paths in entries
+                for path in paths
+            ]
+            found = iter(yamlsafe.locate_lines(text, requests))
+            for pending, paths in entries:
+                lines[id(pending)] = {
+                    path: line for path in paths if (line := next(found)) is not None
+                }
+        return tuple(
+            IngressResource(
+                metadata=convert.to_metadata(pending.data["metadata"], pending.namespace),
+                spec=dict(pending.data.get("spec") or {}),
+                source=pending.source,
+                raw=pending.data,
+                field_lines=lines.get(id(pending), {}),
+            )
+            for pending in self.ingresses
+        )
+
     # --- Problems ---
 
     def _add(
@@ -292,6 +392,18 @@ class _Session:
                 ManifestProblem(f.file.path, f.line, f.field, f.message) for f in findings
             )
         return result
+
+
+@dataclass
+class _PendingIngress:
+    """An accepted Ingress whose field lines are located once every file is read."""
+
+    file: _File
+    document: int
+    base: Path
+    data: Mapping[str, Any]
+    namespace: str
+    source: Source
 
 
 def _resolve_lines(findings: list[_Finding]) -> None:

@@ -262,9 +262,53 @@ class Issuer:
         )
 
 
+#: A field path inside a document, as ``certctl.api.schema.Path`` spells it.
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class IngressResource:
+    """A ``networking.k8s.io/v1`` Ingress, as ingress-shim reads it.
+
+    Only ``spec.tls`` and ``metadata`` were checked by the loader; the rest of
+    ``spec`` is the user's business and is kept as written. ``field_lines`` maps
+    the paths ingress-shim reports problems at (each annotation, each
+    ``spec.tls[i]`` with its ``hosts`` and ``secretName``) to their 1-based lines.
+    """
+
+    metadata: ObjectMeta
+    spec: Mapping[str, Any]
+    source: Source
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    field_lines: Mapping[FieldPath, int] = field(default_factory=dict, compare=False, repr=False)
+
+    kind = "Ingress"
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name
+
+    @property
+    def namespace(self) -> str:
+        # The loader always fills the namespace (from -n when the manifest has none).
+        return self.metadata.namespace or "default"
+
+    @property
+    def key(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def line_of(self, path: FieldPath) -> int | None:
+        """The line of ``path`` when the loader located it, else the document's line."""
+        return self.field_lines.get(path) or self.source.line
+
+
 @dataclass(frozen=True)
 class IgnoredDocument:
-    """A document of a kind certctl reads but does not act on yet (Ingress, Secret, others)."""
+    """A document of a kind certctl reads but does not act on yet (Ingress, Secret, others).
+
+    A ``networking.k8s.io/v1`` Ingress is listed here as well as in
+    ``ManifestSet.ingresses``: only ingress-shim (``convert``, ``sync``) acts on it.
+    """
 
     api_version: str
     kind: str
@@ -277,6 +321,8 @@ class ManifestSet:
     certificates: tuple[Certificate, ...] = ()
     issuers: tuple[Issuer, ...] = ()
     ignored: tuple[IgnoredDocument, ...] = ()
+    #: ``networking.k8s.io/v1`` Ingresses, for ingress-shim (``certctl.api.ingress``).
+    ingresses: tuple[IngressResource, ...] = ()
 
     def find_issuer(self, ref: IssuerRef, namespace: str) -> Issuer | None:
         """The Issuer or ClusterIssuer a Certificate in ``namespace`` refers to."""

@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from certctl import __version__
-from certctl.cli import acme, describe, get, inspect, reconcile, validate
+from certctl.cli import acme, convert, describe, get, inspect, reconcile, validate
 from certctl.cli.context import AppContext, default_state_dir
 
 app = typer.Typer(
@@ -176,6 +176,7 @@ def main(
 
 reconcile.register(app)
 validate.register(app)
+convert.register(app)
 app.command("inspect")(inspect.inspect_command)
 app.add_typer(get.app, name="get")
 app.add_typer(describe.app, name="describe")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -120,8 +121,11 @@ def _run(
 def _render(
     app: AppContext, command: str, report: ReconcileReport, output: str, seconds: float
 ) -> None:
+    # With --store manifest the Secret manifests are the data on stdout; the report moves
+    # to stderr so that `certctl --store manifest issue ... | kubectl apply -f -` works.
+    stream = sys.stderr if getattr(app.store, "writes_to_stdout", False) else sys.stdout
     if output in ("json", "yaml"):
-        print_data({"results": [result.to_json() for result in report.results]}, output)
+        print_data({"results": [result.to_json() for result in report.results]}, output, stream)
     else:
         shown = [
             result
@@ -146,7 +150,7 @@ def _render(
                 headers.append("MESSAGE")
                 for row, result in zip(rows, shown, strict=True):
                     row.append(result.error or result.message)
-            print_table(headers, rows)
+            print_table(headers, rows, stream)
     counts = {
         outcome: report.count(outcome)
         for outcome in ("issued", "repaired", "unchanged", "planned", "backoff", "failed")

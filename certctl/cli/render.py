@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 
@@ -22,25 +22,28 @@ def check_output_format(value: str, allowed: Sequence[str] = OUTPUT_FORMATS) -> 
     return value
 
 
-def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], stream: TextIO | None = None
+) -> None:
     """Columns as kubectl prints them: upper-case headers, three spaces apart, no borders."""
     widths = [len(header) for header in headers]
     for row in rows:
         for index, cell in enumerate(row):
             widths[index] = max(widths[index], len(cell))
-    out = sys.stdout
+    out = stream or sys.stdout
     for row in [list(headers), *rows]:
         cells = [cell.ljust(widths[index]) for index, cell in enumerate(row)]
         out.write("   ".join(cells).rstrip() + "\n")
 
 
-def print_data(data: Any, output: str) -> None:
+def print_data(data: Any, output: str, stream: TextIO | None = None) -> None:
+    out = stream or sys.stdout
     if output == "json":
-        sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+        out.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
     else:
         import yaml
 
-        sys.stdout.write(
+        out.write(
             yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
         )
 

@@ -43,7 +43,9 @@ class StoreEntry:
 STORES: dict[str, StoreEntry] = {
     "dir": StoreEntry("certctl.stores.directory:DirectoryStore", ("dir:PATH",), "required"),
     "kubernetes": StoreEntry(None, ("kubernetes",), "none"),
-    "manifest": StoreEntry(None, ("manifest", "manifest:FILE"), "optional"),
+    "manifest": StoreEntry(
+        "certctl.stores.manifest:open_manifest_store", ("manifest", "manifest:FILE"), "optional"
+    ),
 }
 
 

@@ -196,7 +196,6 @@ def test_dry_run_does_not_need_the_lock(cli: Cli) -> None:
     ("store", "message"),
     [
         pytest.param("kubernetes", "not supported yet", id="kubernetes"),
-        pytest.param("manifest", "not supported yet", id="manifest"),
         pytest.param("dir:", "needs a value after the colon", id="dir without a path"),
         pytest.param("s3:bucket", "is not a store certctl knows", id="an unknown scheme"),
     ],

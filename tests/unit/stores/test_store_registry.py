@@ -34,10 +34,6 @@ def test_dir_specs_open_a_directory_store(spec: str, want: Path) -> None:
     ("spec", "match"),
     [
         pytest.param("kubernetes", "kubernetes store is not supported yet", id="kubernetes"),
-        pytest.param("manifest", "manifest store is not supported yet", id="manifest to stdout"),
-        pytest.param(
-            "manifest:out.yaml", "manifest store is not supported yet", id="manifest to a file"
-        ),
         pytest.param("dir", "needs a value after the colon", id="dir without a folder"),
         pytest.param("dir:", "needs a value after the colon", id="dir with an empty folder"),
         pytest.param("kubernetes:prod", "takes no value", id="kubernetes with a value"),
