@@ -933,3 +933,15 @@ def _normal_ip(value: str) -> str:
 def _quote(text: str) -> str:
     """Go's ``%q``, close enough for messages."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def ingress_from_cluster(obj: Mapping[str, Any], cluster: str) -> IngressResource:
+    """An Ingress read from the cluster (``--from-cluster``), shaped like one from a file."""
+    metadata = obj.get("metadata") or {}
+    namespace = str(metadata.get("namespace") or "default")
+    return IngressResource(
+        metadata=convert.to_metadata(metadata, namespace),
+        spec=dict(obj.get("spec") or {}),
+        source=Source(f"{cluster}/ingress/{namespace}/{metadata.get('name', '')}"),
+        raw=dict(obj),
+    )

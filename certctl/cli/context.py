@@ -56,6 +56,10 @@ class AppContext:
     verbosity: int = 0
     color: bool = True
     debug: bool = False
+    kubeconfig: str | None = None
+    kube_context: str | None = None
+    #: Set by commands given --force: the Kubernetes store may take over foreign Secrets.
+    take_over_secrets: bool = False
     #: The ACME global options as given; ``acme_settings`` parses them when needed.
     acme_options: dict[str, Any] = field(default_factory=dict)
     _store: SecretStore | None = None
@@ -78,7 +82,13 @@ class AppContext:
         if self._store is None:
             from certctl.stores.registry import open_store
 
-            self._store = open_store(self.store_spec)
+            self._store = open_store(
+                self.store_spec,
+                kubeconfig=self.kubeconfig,
+                context=self.kube_context,
+                cluster_resource_namespace=self.cluster_resource_namespace,
+                force=self.take_over_secrets,
+            )
         return self._store
 
     @property

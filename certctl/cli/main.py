@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from certctl import __version__
-from certctl.cli import acme, convert, describe, get, inspect, reconcile, validate
+from certctl.cli import acme, convert, describe, get, inspect, reconcile, sync, validate
 from certctl.cli.context import AppContext, default_state_dir
 
 app = typer.Typer(
@@ -42,7 +42,7 @@ def main(
         "--store",
         metavar="STORE",
         envvar="CERTCTL_STORE",
-        help="Where secrets live: dir:PATH (the only store in this version).",
+        help="Where secrets live: dir:PATH, kubernetes, manifest (stdout) or manifest:FILE.",
     ),
     state_dir: Path = typer.Option(
         None,
@@ -51,6 +51,21 @@ def main(
         envvar="CERTCTL_STATE_DIR",
         help="SQLite history and backoff [default: $XDG_STATE_HOME/certctl].",
         show_default=False,
+    ),
+    kubeconfig: str = typer.Option(
+        None,
+        "--kubeconfig",
+        metavar="FILE",
+        envvar=["CERTCTL_KUBECONFIG", "KUBECONFIG"],
+        help="Kubeconfig for --store kubernetes [default: ~/.kube/config, else in-cluster].",
+        show_default=False,
+    ),
+    context: str = typer.Option(
+        None,
+        "--context",
+        metavar="NAME",
+        envvar="CERTCTL_CONTEXT",
+        help="Kubeconfig context for --store kubernetes.",
     ),
     cluster_resource_namespace: str = typer.Option(
         "cert-manager",
@@ -155,6 +170,8 @@ def main(
         raise typer.BadParameter("must be text or json", param_hint="--log-format")
     ctx.obj = AppContext(
         store_spec=store,
+        kubeconfig=kubeconfig,
+        kube_context=context,
         state_dir=state_dir or default_state_dir(),
         cluster_resource_namespace=cluster_resource_namespace,
         concurrency=concurrency,
@@ -175,6 +192,7 @@ def main(
 
 
 reconcile.register(app)
+sync.register(app)
 validate.register(app)
 convert.register(app)
 app.command("inspect")(inspect.inspect_command)

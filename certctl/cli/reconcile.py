@@ -81,6 +81,8 @@ def _run(
 
     check_output_format(output)
     started = time.monotonic()
+    # --force reissues, and lets the Kubernetes store take over a Secret someone else owns.
+    app.take_over_secrets = force
     manifests = app.load(filename, namespace)
     options = ReconcileOptions(
         names=tuple(names or ()),
@@ -91,17 +93,6 @@ def _run(
         acme=app.acme_settings(),
     )
 
-    def progress(result: CertificateResult) -> None:
-        line = f"{result.key}: {result.action} ({result.reason})"
-        if result.outcome == "failed":
-            app.warn(f"{line}: {result.error}")
-            if app.debug and result.debug_trace:
-                app.warn(result.debug_trace)
-        elif result.outcome == "unchanged":
-            app.detail(f"{line}, renews at {format_time(result.renewal_time)}")
-        else:
-            app.info(f"{line}: {result.message}")
-
     store = app.store
     lock_timeout = app.lock_timeout_delta()
     report = reconcile(
@@ -110,17 +101,41 @@ def _run(
         app.state,
         app.clock,
         options,
-        progress,
+        progress_printer(app),
         lock=lambda: store.lock(lock_timeout),
     )
-    _render(app, command, report, output, time.monotonic() - started)
+    render_report(app, command, report, output, time.monotonic() - started)
     if report.exit_code:
         raise typer.Exit(report.exit_code)
 
 
-def _render(
-    app: AppContext, command: str, report: ReconcileReport, output: str, seconds: float
+def progress_printer(app: AppContext) -> Callable[[CertificateResult], None]:
+    """One stderr line per certificate as its result comes in (unchanged ones with -v)."""
+
+    def progress(result: CertificateResult) -> None:
+        line = f"{result.key}: {result.action} ({result.reason})"
+        if result.outcome in ("failed", "backoff"):
+            app.warn(f"{line}: {result.error}")
+            if app.debug and result.debug_trace:
+                app.warn(result.debug_trace)
+        elif result.outcome == "unchanged":
+            app.detail(f"{line}, renews at {format_time(result.renewal_time)}")
+        else:
+            app.info(f"{line}: {result.message}")
+
+    return progress
+
+
+def render_report(
+    app: AppContext,
+    command: str,
+    report: ReconcileReport,
+    output: str,
+    seconds: float,
+    *,
+    show_all: bool = False,
 ) -> None:
+    """The results on stdout (table, or -o json|yaml) and the summary line on stderr."""
     # With --store manifest the Secret manifests are the data on stdout; the report moves
     # to stderr so that `certctl --store manifest issue ... | kubectl apply -f -` works.
     stream = sys.stderr if getattr(app.store, "writes_to_stdout", False) else sys.stdout
@@ -130,7 +145,7 @@ def _render(
         shown = [
             result
             for result in report.results
-            if command == "issue" or result.outcome != "unchanged" or output == "wide"
+            if show_all or command == "issue" or result.outcome != "unchanged" or output == "wide"
         ]
         if shown:
             headers = ["NAMESPACE", "NAME", "SECRET", "ACTION", "REASON", "NOT AFTER", "RENEWAL"]
@@ -157,7 +172,7 @@ def _render(
     }
     summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
     total = len(report.results)
-    if command == "renew" and total and counts["unchanged"] == total:
-        app.info(f"Nothing to renew: {total} certificates up to date ({seconds:.2f}s).")
+    if command in ("renew", "sync") and total and counts["unchanged"] == total:
+        app.info(f"Nothing to {command}: {total} certificates up to date ({seconds:.2f}s).")
     else:
         app.info(f"{command}: {total} certificates: {summary or 'none selected'} ({seconds:.2f}s).")

@@ -42,7 +42,7 @@ class StoreEntry:
 
 STORES: dict[str, StoreEntry] = {
     "dir": StoreEntry("certctl.stores.directory:DirectoryStore", ("dir:PATH",), "required"),
-    "kubernetes": StoreEntry(None, ("kubernetes",), "none"),
+    "kubernetes": StoreEntry("certctl.stores.kubernetes:KubernetesStore", ("kubernetes",), "none"),
     "manifest": StoreEntry(
         "certctl.stores.manifest:open_manifest_store", ("manifest", "manifest:FILE"), "optional"
     ),
@@ -54,7 +54,7 @@ def valid_forms() -> list[str]:
     return [form for entry in STORES.values() for form in entry.forms]
 
 
-def open_store(spec: str) -> SecretStore:
+def open_store(spec: str, **options: Any) -> SecretStore:
     """Build the store a ``--store`` value names.
 
     Args:
@@ -70,7 +70,7 @@ def open_store(spec: str) -> SecretStore:
     entry = STORES.get(scheme)
     if entry is None:
         factory = _load_plugin(scheme, spec)
-        return _build(factory, argument)
+        return _build(factory, argument, options)
     if entry.takes_argument == "required" and not argument:
         raise UsageError(
             f"--store {spec!r} needs a value after the colon, as in {entry.forms[0]}",
@@ -87,12 +87,20 @@ def open_store(spec: str) -> SecretStore:
             "use --store dir:PATH",
             hint="Write to a folder with --store dir:PATH, for example --store dir:./certs",
         )
-    return _build(_import(entry.target), argument)
+    return _build(_import(entry.target), argument, options)
 
 
-def _build(factory: Any, argument: str | None) -> SecretStore:
+def _build(factory: Any, argument: str | None, options: dict[str, Any]) -> SecretStore:
+    """``from_spec(argument, **options)``; options reach only stores that take keywords."""
+    import inspect
+
     from_spec = getattr(factory, "from_spec", None)
-    store: SecretStore = from_spec(argument) if from_spec is not None else factory(argument)
+    builder = from_spec if from_spec is not None else factory
+    takes_options = any(
+        parameter.kind is inspect.Parameter.VAR_KEYWORD
+        for parameter in inspect.signature(builder).parameters.values()
+    )
+    store: SecretStore = builder(argument, **options) if takes_options else builder(argument)
     return store
 
 

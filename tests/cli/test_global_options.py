@@ -195,7 +195,11 @@ def test_dry_run_does_not_need_the_lock(cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("store", "message"),
     [
-        pytest.param("kubernetes", "not supported yet", id="kubernetes"),
+        pytest.param(
+            "kubernetes",
+            "could not load a Kubernetes configuration",
+            id="kubernetes with no kubeconfig and outside a cluster",
+        ),
         pytest.param("dir:", "needs a value after the colon", id="dir without a path"),
         pytest.param("s3:bucket", "is not a store certctl knows", id="an unknown scheme"),
     ],

@@ -33,7 +33,11 @@ def test_dir_specs_open_a_directory_store(spec: str, want: Path) -> None:
 @pytest.mark.parametrize(
     ("spec", "match"),
     [
-        pytest.param("kubernetes", "kubernetes store is not supported yet", id="kubernetes"),
+        pytest.param(
+            "kubernetes",
+            "could not load a Kubernetes configuration",
+            id="kubernetes with no kubeconfig and outside a cluster",
+        ),
         pytest.param("dir", "needs a value after the colon", id="dir without a folder"),
         pytest.param("dir:", "needs a value after the colon", id="dir with an empty folder"),
         pytest.param("kubernetes:prod", "takes no value", id="kubernetes with a value"),
