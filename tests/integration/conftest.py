@@ -98,3 +98,22 @@ def web_server() -> Iterator[Callable[[Path, int], None]]:
         server.shutdown()
         server.server_close()
         thread.join()
+
+
+# --- Kubernetes API (strict in-process fake; tests/integration/servers/kubeapi.py) ---
+# Appended as its own section, so its import sits here rather than at the top.
+
+from tests.integration.servers.kubeapi import KubeAPIServer  # noqa: E402
+
+
+@pytest.fixture
+def kube_api() -> Iterator[KubeAPIServer]:
+    """A fresh strict fake kube-apiserver on a free loopback port, stopped after the test.
+
+    ``kube_api.write_kubeconfig(tmp_path / "kubeconfig")`` gives the admin's kubeconfig;
+    ``grant()`` and ``write_kubeconfig(..., token=...)`` give narrower users. A crash inside
+    the fake fails the test that caused it.
+    """
+    with KubeAPIServer() as server:
+        yield server
+    assert not server.internal_errors, server.internal_errors
