@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -108,9 +108,10 @@ def build_secret(
 def find_drift(certificate: Certificate, record: SecretRecord, leaf: CertificateInfo) -> list[str]:
     """List what the Secret's metadata and derived data lack or carry in excess (§1.8)."""
     drift: list[str] = []
-    if record.labels != desired_labels(certificate):
+    if _differs(record.labels, desired_labels(certificate), MANAGED_LABEL_PREFIXES):
         drift.append("labels")
-    if record.annotations != desired_annotations(certificate, leaf):
+    wanted_annotations = desired_annotations(certificate, leaf)
+    if _differs(record.annotations, wanted_annotations, MANAGED_ANNOTATION_PREFIXES):
         drift.append("annotations")
     key_pem, chain_pem = record.data.get("tls.key", b""), record.data.get("tls.crt", b"")
     wanted_outputs = _output_formats(certificate, key_pem, chain_pem)
@@ -123,6 +124,21 @@ def find_drift(certificate: Certificate, record: SecretRecord, leaf: Certificate
             if (data_key in record.data) != (data_key in wanted_keystores):
                 drift.append(data_key)
     return drift
+
+
+#: Keys certctl owns on a Secret: anything else there (kubectl's last-applied annotation, a
+#: label from another controller) is someone else's and never counts as drift.
+MANAGED_LABEL_PREFIXES = ("controller.cert-manager.io/", "certctl.io/")
+MANAGED_ANNOTATION_PREFIXES = ("cert-manager.io/",)
+
+
+def _differs(
+    actual: Mapping[str, str], wanted: Mapping[str, str], prefixes: tuple[str, ...]
+) -> bool:
+    """Whether ``actual`` lacks a wanted value, or carries a stale key certctl owns."""
+    if any(actual.get(key) != value for key, value in wanted.items()):
+        return True
+    return any(key.startswith(prefixes) and key not in wanted for key in actual)
 
 
 def repair_secret(

@@ -296,3 +296,47 @@ def test_prune_deletes_orphans_and_never_a_foreign_secret(
     assert cluster.secret("default", "old-tls") is None
     assert cluster.secret("default", "web-tls") is not None
     assert cluster.secret("default", "legacy-tls") is not None
+
+
+def test_metadata_drift_is_repaired_without_reissuing_and_others_keys_are_left_alone(
+    cluster: Cluster, quickstart: Path, kube_api: KubeAPIServer
+) -> None:
+    assert cluster.run("issue", "-f", quickstart).exit_code == 0
+    secret = cluster.secret("default", "api-backend-tls")
+    assert secret is not None
+    certificate_before = secret["data"]["tls.crt"]
+    # Someone else's annotation is not drift; a missing cert-manager one is.
+    kube_api.delete("secrets", "default", "api-backend-tls")
+    annotations = dict(secret["metadata"]["annotations"])
+    del annotations["cert-manager.io/common-name"]
+    annotations["kubectl.kubernetes.io/last-applied-configuration"] = "{}"
+    kube_api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": secret["type"],
+            "data": secret["data"],
+            "metadata": {
+                "name": "api-backend-tls",
+                "namespace": "default",
+                "labels": secret["metadata"]["labels"],
+                "annotations": annotations,
+            },
+        }
+    )
+    kube_api.reset_log()
+
+    repaired = cluster.run("renew", "-f", quickstart, "-o", "json")
+    kube_api.reset_log()
+    again = cluster.run("renew", "-f", quickstart)
+
+    assert repaired.exit_code == 0, describe(repaired)
+    actions = {item["name"]: item["action"] for item in json.loads(repaired.stdout)["results"]}
+    assert actions["api-backend"] == "Repaired"
+    after = cluster.secret("default", "api-backend-tls")
+    assert after is not None
+    assert after["data"]["tls.crt"] == certificate_before
+    assert after["metadata"]["annotations"]["cert-manager.io/common-name"] == "api.backend.svc"
+    assert "kubectl.kubernetes.io/last-applied-configuration" in after["metadata"]["annotations"]
+    assert again.exit_code == 0, describe(again)
+    assert kube_api.mutating_requests() == []
