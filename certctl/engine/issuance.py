@@ -34,7 +34,7 @@ from certctl.pki.keys import (
 if TYPE_CHECKING:
     from certctl.acme.orders import ACMERecorder
     from certctl.acme.settings import ACMESettings
-    from certctl.stores.base import SecretRecord
+    from certctl.stores.base import SecretRecord, SecretStore
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def issue_certificate(
     write_secret: SecretWriter | None = None,
     acme: ACMESettings | None = None,
     recorder: ACMERecorder | None = None,
+    store: SecretStore | None = None,
 ) -> IssuanceOutcome:
     """Issue a new certificate for ``certificate`` and build the Secret that holds it.
 
@@ -80,6 +81,7 @@ def issue_certificate(
         write_secret=write_secret,
         acme=acme,
         recorder=recorder,
+        store=store,
     )
     issued = get_issuer_backend(issuer.spec.type).issue(request)
     try:

@@ -471,6 +471,7 @@ class Reconciler:
             write_secret=self._write,
             acme=self.options.acme,
             recorder=self.state,
+            store=self.store,
         )
         for reason, message in outcome.warnings:
             self.state.record_event("Certificate", certificate.key, "Warning", reason, message)

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from certctl.acme.settings import ACMESettings
     from certctl.api.models import Certificate, Issuer
     from certctl.pki.keys import PrivateKey
-    from certctl.stores.base import SecretRecord
+    from certctl.stores.base import SecretRecord, SecretStore
 
 #: Reads a secret the issuer needs from the store: (namespace, name) -> record or None.
 SecretReader = Callable[[str, str], "SecretRecord | None"]
@@ -40,6 +40,7 @@ class CertificateRequest:
         write_secret: writes secrets the issuer owns (an ACME account key).
         acme: the run's ACME settings (resolvers, deadlines, cancellation).
         recorder: where ACME Orders, Challenges and their events are recorded.
+        store: the run's store (solvers that create objects in a cluster use its client).
     """
 
     certificate: Certificate
@@ -55,6 +56,7 @@ class CertificateRequest:
     write_secret: SecretWriter | None = None
     acme: ACMESettings | None = None
     recorder: ACMERecorder | None = None
+    store: SecretStore | None = None
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ answer at ``/.well-known/acme-challenge/<token>`` for a domain.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from certctl.acme.settings import ACMESettings
@@ -35,6 +35,12 @@ class SolverContext:
     read_secret: SecretReader
     settings: ACMESettings
     issuer: str
+    #: The run's store; the Kubernetes one gives solvers its API client.
+    store: object | None = None
+    #: The namespace of the Certificate being issued (where ingress solvers create objects).
+    namespace: str = "default"
+    #: Certificate annotations that override the HTTP-01 solver (cert-manager §1.2).
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 class HTTP01Solver(Protocol):
