@@ -50,7 +50,13 @@ def describe_certificate(
         _not_found("certificate", name, namespace)
     certificate = matches[0]
     now = application.clock.now()
-    view = view_certificate(certificate, application.store, now, application.state)
+    view = view_certificate(
+        certificate,
+        application.store,
+        now,
+        application.state,
+        issuer=manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace),
+    )
     lines = header_lines(
         certificate.metadata.name,
         certificate.namespace,

@@ -59,7 +59,13 @@ def get_certificates(
     manifests = application.load(filename, namespace)
     now = application.clock.now()
     views = [
-        view_certificate(certificate, application.store, now, application.state)
+        view_certificate(
+            certificate,
+            application.store,
+            now,
+            application.state,
+            issuer=manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace),
+        )
         for certificate in manifests.certificates
         if (all_namespaces or certificate.namespace == namespace)
         and (name is None or certificate.name == name)

@@ -68,10 +68,20 @@ class SecretView:
 
 @dataclass(frozen=True)
 class PolicyInput:
+    """What the chain decides on.
+
+    ``exact_issuer`` says the issuer builds the certificate from the request field by
+    field (selfSigned and ca), so the subject, isCA and usages of what it issued can be
+    compared with the spec. Other issuers (ACME, Vault, Venafi) add usages and drop
+    subject fields at will; for them only the names are compared, as cert-manager does
+    when it has no CertificateRequest to compare with (§1.7 step 8b).
+    """
+
     certificate: Certificate
     secret: SecretView
     now: dt.datetime
     renewal_time: dt.datetime | None
+    exact_issuer: bool = True
 
 
 Check = Callable[[PolicyInput], Trigger | None]
@@ -160,7 +170,9 @@ def check_private_key_spec(data: PolicyInput) -> Trigger | None:
 def check_issued_matches_spec(data: PolicyInput) -> Trigger | None:
     info = data.secret.certificate_info
     assert info is not None
-    fields = spec_fields_differing_from_certificate(data.certificate, info)
+    fields = spec_fields_differing_from_certificate(
+        data.certificate, info, names_only=not data.exact_issuer
+    )
     if not fields:
         return None
     return Trigger(
@@ -213,12 +225,13 @@ def evaluate_reissue_chain(
 
 
 def spec_fields_differing_from_certificate(
-    certificate: Certificate, info: CertificateInfo
+    certificate: Certificate, info: CertificateInfo, *, names_only: bool = False
 ) -> list[str]:
     """Name the spec fields whose values the issued certificate does not carry.
 
     Lists compare unordered, as cert-manager does. The common name and DNS names
-    compare as one set, because an issuer may move the CN into the SANs.
+    compare as one set, because an issuer may move the CN into the SANs. With
+    ``names_only`` the subject, isCA and usages are not compared.
     """
     spec = certificate.spec
     differing: list[str] = []
@@ -247,6 +260,8 @@ def spec_fields_differing_from_certificate(
         info.other_names
     ):
         differing.append("spec.otherNames")
+    if names_only:
+        return differing
     if spec.literal_subject:
         if not _same_literal_subject(certificate, info.subject):
             differing.append("spec.literalSubject")

@@ -217,7 +217,9 @@ class Reconciler:
         if view.certificate_info is not None:
             not_after = view.certificate_info.not_after
             renewal_time = compute_renewal(certificate, view.certificate_info)
-        trigger = evaluate_reissue_chain(PolicyInput(certificate, view, self.now, renewal_time))
+        trigger = evaluate_reissue_chain(
+            PolicyInput(certificate, view, self.now, renewal_time, self._exact_issuer(certificate))
+        )
         if trigger is None and self.options.force:
             trigger = Trigger("ManuallyTriggered", "Certificate re-issuance manually triggered")
         evaluation = _Evaluation(
@@ -366,6 +368,10 @@ class Reconciler:
         if not stamps:
             return evaluation.spec_hash
         return hashlib.sha256("|".join([evaluation.spec_hash, *stamps]).encode()).hexdigest()
+
+    def _exact_issuer(self, certificate: Certificate) -> bool:
+        issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
+        return issuer_is_exact(issuer)
 
     def _needed_secrets(self, certificate: Certificate) -> list[tuple[str, str]]:
         issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
@@ -653,6 +659,11 @@ def hash_certificate_spec(certificate: Certificate) -> str:
         separators=(",", ":"),
     )
     return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def issuer_is_exact(issuer: Issuer | None) -> bool:
+    """Whether the issuer builds certificates from the request field by field."""
+    return issuer is None or issuer.spec.type in ("selfSigned", "ca")
 
 
 def issuer_secret_dependencies(issuer: Issuer, secret_namespace: str) -> list[tuple[str, str]]:

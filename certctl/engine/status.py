@@ -17,7 +17,7 @@ from certctl.engine.policies import (
     evaluate_reissue_chain,
     format_rfc3339,
 )
-from certctl.engine.reconcile import compute_renewal, decode_secret
+from certctl.engine.reconcile import compute_renewal, decode_secret, issuer_is_exact
 
 if TYPE_CHECKING:
     from certctl.pki.certificates import CertificateInfo
@@ -86,13 +86,18 @@ def view_certificate(
     store: SecretStore,
     now: dt.datetime,
     state: StateDatabase | None = None,
+    *,
+    issuer: Issuer | None = None,
 ) -> CertificateView:
+    """Readiness of one Certificate, judged as its issuer (when known) allows."""
+    exact_issuer = issuer_is_exact(issuer)
     record = store.read(certificate.namespace, certificate.spec.secret_name)
     secret = decode_secret(certificate, record)
     info = secret.certificate_info
     renewal_time = compute_renewal(certificate, info) if info is not None else None
     trigger = evaluate_reissue_chain(
-        PolicyInput(certificate, secret, now, renewal_time), READINESS_CHAIN
+        PolicyInput(certificate, secret, now, renewal_time, exact_issuer),
+        READINESS_CHAIN,
     )
     if trigger is None:
         ready = Condition("Ready", "True", "Ready", "Certificate is up to date and has not expired")

@@ -8,7 +8,7 @@ issuers register through the ``certctl.issuers`` entry point group.
 from __future__ import annotations
 
 import importlib
-from functools import cache
+import threading
 from typing import TYPE_CHECKING
 
 from certctl.errors import UsageError
@@ -31,9 +31,24 @@ def _entry_point_backends() -> dict[str, str]:
     return {entry.name: entry.value for entry in entry_points(group="certctl.issuers")}
 
 
-@cache
+_BACKENDS: dict[str, IssuerBackend] = {}
+_BACKENDS_LOCK = threading.Lock()
+
+
 def get_issuer_backend(issuer_type: str) -> IssuerBackend:
-    """Return the backend for an issuer block name such as ``ca``, importing it on first use."""
+    """Return the one backend for an issuer block name such as ``ca``, built on first use.
+
+    Certificates are issued from worker threads: the lock makes the first calls share one
+    backend (one ACME account, one decoded CA keypair) instead of each building its own.
+    """
+    with _BACKENDS_LOCK:
+        backend = _BACKENDS.get(issuer_type)
+        if backend is None:
+            backend = _BACKENDS[issuer_type] = _build_backend(issuer_type)
+        return backend
+
+
+def _build_backend(issuer_type: str) -> IssuerBackend:
     target = ISSUER_BACKENDS.get(issuer_type) or _entry_point_backends().get(issuer_type)
     if target is None:
         raise UsageError(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
@@ -374,3 +376,52 @@ def test_valid_authorizations_are_reused(
 
     assert result.exit_code == 0, describe(result)
     assert challenges_for(name) == 1, "the second order found its authorization valid"
+
+
+def test_an_acme_certificate_is_up_to_date_without_any_state(
+    acme: ACMERun, pebble_server: PebbleServer, dns_label: str
+) -> None:
+    # ACME CAs add usages (server auth, client auth) and drop subject fields; judging the
+    # issued certificate by them would reissue every ACME certificate once state is lost.
+    path = acme.manifest(
+        acme_issuer(pebble_server, [standalone(pebble_server.http_port)]),
+        certificate("fresh", [f"fresh.{dns_label}.example.test"]),
+    )
+    assert acme.run("issue", "-f", path).exit_code == 0
+    shutil.rmtree(acme.root / "state")
+
+    renewed = acme.run("renew", "-f", path, "-o", "json")
+    listed = acme.run("get", "certificates", "-f", path, "-o", "json")
+
+    assert renewed.exit_code == 0, describe(renewed)
+    assert acme.results(renewed)["fresh"]["action"] == "UpToDate"
+    [item] = json.loads(listed.stdout)["items"]
+    assert item["status"]["conditions"][0]["status"] == "True"
+
+
+def test_concurrent_orders_of_a_new_issuer_share_one_account(
+    acme: ACMERun, pebble_server: PebbleServer, dns_label: str
+) -> None:
+    # A fresh process, as cron starts one: the first orders race to build the issuer.
+    certctl = shutil.which("certctl")
+    if certctl is None:
+        pytest.fail("the certctl entry point is not installed: run `pip install -e .` first")
+    path = acme.manifest(
+        acme_issuer(pebble_server, [standalone(pebble_server.http_port)], name="shared"),
+        *[
+            certificate(f"s{index}", [f"s{index}.{dns_label}.example.test"], issuer="shared")
+            for index in range(4)
+        ],
+    )
+    before = pebble_server.log_path.read_text().count("POST /sign-me-up")
+
+    result = subprocess.run(
+        [certctl, *acme.global_args(), "--concurrency", "8", "issue", "-f", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert pebble_server.log_path.read_text().count("POST /sign-me-up") - before == 1
