@@ -262,6 +262,14 @@ class OrderRunner:
         kind = "http01" if item.challenge.type == "http-01" else "dns01"
         try:
             item.solver = self.build_solver(item.solver_block, self.request.solver_context)
+        except IssuanceError as error:
+            self._challenge_event(item, "Warning", "PresentError", error.message)
+            raise
+        # Recorded (and committed) before the solver acts: if this process is killed
+        # mid-way, `challenge cleanup` still finds what may have been presented.
+        item.presented = True
+        self._save_challenge(item, processing=True)
+        try:
             domain = item.authorization.identifier
             if kind == "http01":
                 solver: Any = item.solver
@@ -279,7 +287,6 @@ class OrderRunner:
         except IssuanceError as error:
             self._challenge_event(item, "Warning", "PresentError", error.message)
             raise
-        item.presented = True
         item.presented_at = dt.datetime.now(dt.UTC)
         self._save_challenge(item, processing=True)
         self._challenge_event(
@@ -427,9 +434,10 @@ class OrderRunner:
                 else:
                     from certctl.acme.dns01 import cleanup_dns01
 
-                    assert item.dns_record is not None
-                    fqdn, zone = item.dns_record
-                    cleanup_dns01(item.solver, fqdn, zone, item.key)
+                    # No record means the zone was never found, so nothing was written.
+                    if item.dns_record is not None:
+                        fqdn, zone = item.dns_record
+                        cleanup_dns01(item.solver, fqdn, zone, item.key)
                 item.presented = False
                 self._save_challenge(item, processing=False)
             except IssuanceError as error:

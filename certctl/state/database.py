@@ -473,6 +473,11 @@ class StateDatabase:
                 " ORDER BY created DESC, name LIMIT ?)",
                 (kind, certificate, kind, certificate, ACME_OBJECTS_PER_CERTIFICATE),
             )
+        # Commit at once, even inside a batch: a Challenge recorded as presented is how
+        # `challenge cleanup` finds the TXT record a killed run left behind.
+        with self._lock:
+            if self._in_transaction:
+                self._commit()
 
     def acme_objects(self, kind: str, namespace: str | None = None) -> list[AcmeObject]:
         """Every recorded Order or Challenge (of one namespace), oldest first."""

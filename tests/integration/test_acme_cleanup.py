@@ -143,3 +143,32 @@ def test_a_failing_exec_hook_fails_the_certificate_with_its_stderr(
 
     assert result.exit_code == 1
     assert "zone example.test is read-only" in acme.results(result)["broken"]["error"]
+
+
+def test_a_killed_run_leaves_a_txt_record_that_challenge_cleanup_removes(
+    acme: ACMERun, pebble_server: PebbleServer, bind_server: BindServer, dns_label: str
+) -> None:
+    name = f"killed.{dns_label}.example.test"
+    path = acme.manifest(
+        acme_issuer(pebble_server, [rfc2136(bind_server)]), certificate("killed", [name])
+    )
+    args = acme.global_args()
+    args[args.index("--dns01-authoritative-port") + 1] = str(free_port())
+    process = subprocess.Popen(
+        [certctl_binary(), *args, "issue", "-f", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    record = f"_acme-challenge.{name}."
+    deadline = time.monotonic() + 30
+    while not bind_server.query_txt(record) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    # SIGKILL: no cleanup can run; only what the state recorded remains to find it.
+    process.kill()
+    process.wait(timeout=30)
+    assert bind_server.query_txt(record), "the killed run left its TXT record"
+
+    result = acme.run("challenge", "cleanup")
+
+    assert result.exit_code == 0, describe(result)
+    assert bind_server.query_txt(record) == []
