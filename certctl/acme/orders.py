@@ -195,8 +195,9 @@ class OrderRunner:
             raise IssuanceError(
                 f"{len(failures)} of {len(challenges)} authorizations failed: {messages}",
                 reason=failures[0].reason,
-                hint=f"certctl describe challenge -n {self.request.namespace} NAME shows each "
-                "challenge; certctl get challenges lists them",
+                hint=(f"{failures[0].hint.rstrip('.')}. " if failures[0].hint else "")
+                + f"certctl get challenges -n {self.request.namespace} lists the challenges, "
+                "and certctl describe challenge NAME explains each",
             )
 
     def _prepare(self, authorization: AuthorizationState) -> _Challenge:
@@ -316,7 +317,7 @@ class OrderRunner:
             if time.monotonic() + pause > deadline:
                 raise IssuanceError(
                     f"{item.authorization.identifier}: the self-check did not pass within "
-                    f"{self.settings.self_check_timeout}: {detail}",
+                    f"{_duration(self.settings.self_check_timeout)}: {detail}",
                     reason="SelfCheckFailed",
                     hint=_self_check_hint(item.kind),
                 )
@@ -379,7 +380,7 @@ class OrderRunner:
             if time.monotonic() > deadline:
                 raise IssuanceError(
                     f"{authorization.identifier}: the ACME server did not validate the "
-                    f"challenge within {self.settings.validation_timeout}",
+                    f"challenge within {_duration(self.settings.validation_timeout)}",
                     reason="Timeout",
                     retryable=True,
                 )
@@ -415,7 +416,8 @@ class OrderRunner:
                 raise IssuanceError(f"The ACME order became invalid: {detail}", reason="Failed")
             if time.monotonic() > deadline:
                 raise IssuanceError(
-                    f"The ACME order stayed {order.status} for {self.settings.validation_timeout}",
+                    f"The ACME order stayed {order.status} for "
+                    f"{_duration(self.settings.validation_timeout)}",
                     reason="Timeout",
                     retryable=True,
                 )
@@ -564,6 +566,12 @@ def choose_chain(default: str, alternates: Sequence[str], preferred: str) -> str
     certificates = parse_pem_certificates(chosen.encode())
     kept = [cert for cert in certificates if cert.issuer != cert.subject or cert is certificates[0]]
     return encode_pem(kept).decode()
+
+
+def _duration(value: dt.timedelta) -> str:
+    from certctl.api.duration import format_go_duration
+
+    return format_go_duration(value)
 
 
 def _pause(retry_after: float | None, fallback: float) -> float:
