@@ -227,7 +227,9 @@ class _Session:
             self._read_ingress(file, document, data, api_version, base, source)
             return
         if schema is None or group not in _CERT_MANAGER_GROUPS:
-            self.ignored.append(IgnoredDocument(api_version, kind, _object_name(data), source))
+            self.ignored.append(
+                IgnoredDocument(api_version, kind, _object_name(data), source, raw=data)
+            )
             return
         if api_version != CERT_MANAGER_API_VERSION:
             self._add(

@@ -314,6 +314,8 @@ class IgnoredDocument:
     kind: str
     name: str
     source: Source
+    #: The document as written, for commands that act on other kinds (``inject``).
+    raw: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

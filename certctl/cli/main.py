@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 
 from certctl import __version__
-from certctl.cli import acme, convert, describe, get, inspect, reconcile, sync, validate
+from certctl.cli import acme, convert, describe, get, inject, inspect, reconcile, sync, validate
 from certctl.cli.context import AppContext, default_state_dir
 
 app = typer.Typer(
@@ -195,6 +195,7 @@ reconcile.register(app)
 sync.register(app)
 validate.register(app)
 convert.register(app)
+inject.register(app)
 app.command("inspect")(inspect.inspect_command)
 app.add_typer(get.app, name="get")
 app.add_typer(describe.app, name="describe")

@@ -73,6 +73,11 @@ class KubernetesStore:
         self._cache: dict[str, dict[str, SecretRecord]] = {}
         self._cache_lock = threading.Lock()
 
+    @property
+    def api_client(self) -> k8s.ApiClient:
+        """The connected API client, for adapters that talk to other resources (ingress solver)."""
+        return self._api_client
+
     @classmethod
     def from_spec(cls, argument: str | None, **options: Any) -> KubernetesStore:
         """Build from ``--store kubernetes`` and the global options.
@@ -275,6 +280,124 @@ class KubernetesStore:
                     hint="Check --kubeconfig, --context and the network, then run again",
                 ) from error
         raise AssertionError("unreachable")
+
+    # -- cainjector ------------------------------------------------------------------------
+
+    def list_injectables(self, plural: str) -> builtins.list[dict[str, Any]]:
+        """Every object of one cainjector kind, as the API server sent it (cluster-scoped).
+
+        ``plural`` is ``validatingwebhookconfigurations``, ``mutatingwebhookconfigurations``,
+        ``apiservices`` or ``customresourcedefinitions``. Objects are read as plain JSON, not
+        through the typed models, so no field the client does not know is lost.
+        """
+        api_version, kind, listing, _ = self._injectable_calls(plural)
+        response = self._call("list", plural, None, lambda: listing(_preload_content=False))
+        items: builtins.list[dict[str, Any]] = self._json_body(response).get("items") or []
+        for item in items:
+            # A list's items carry no apiVersion and kind.
+            item.setdefault("apiVersion", api_version)
+            item.setdefault("kind", kind)
+        return items
+
+    def patch_injectable(
+        self, plural: str, name: str, operations: builtins.list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """Apply an RFC 6902 JSON patch (the ``caBundle`` fields) to one cainjector object."""
+        _, _, _, patch = self._injectable_calls(plural)
+        response = self._call(
+            "patch",
+            plural,
+            None,
+            lambda: patch(
+                name,
+                operations,
+                field_manager=FIELD_MANAGER,
+                _content_type="application/json-patch+json",
+                _preload_content=False,
+            ),
+            retry=True,
+        )
+        return self._json_body(response)
+
+    def read_certificate(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A cert-manager.io/v1 Certificate in the cluster, or None (also without the CRD)."""
+        custom = k8s.CustomObjectsApi(self._api_client)
+
+        def get() -> dict[str, Any] | None:
+            try:
+                response = custom.get_namespaced_custom_object(
+                    "cert-manager.io",
+                    "v1",
+                    namespace,
+                    "certificates",
+                    name,
+                    _preload_content=False,
+                )
+                return self._json_body(response)
+            except ApiException as error:
+                if error.status == 404:
+                    return None
+                raise
+
+        return self._call("get", "certificates.cert-manager.io", namespace, get)
+
+    def apiserver_ca(self) -> bytes | None:
+        """The API server's CA (PEM) from the kubeconfig or in-cluster credentials, if any."""
+        path = self._api_client.configuration.ssl_ca_cert
+        if not path:
+            return None
+        try:
+            with open(path, "rb") as stream:
+                return stream.read()
+        except OSError as error:
+            raise StoreError(
+                f"The API server's CA file {path} could not be read: {error.strerror or error}",
+                hint="Check the kubeconfig's certificate-authority",
+            ) from error
+
+    def _injectable_calls(
+        self, plural: str
+    ) -> tuple[str, str, Callable[..., Any], Callable[..., Any]]:
+        if plural in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+            admission = k8s.AdmissionregistrationV1Api(self._api_client)
+            if plural.startswith("validating"):
+                return (
+                    "admissionregistration.k8s.io/v1",
+                    "ValidatingWebhookConfiguration",
+                    admission.list_validating_webhook_configuration,
+                    admission.patch_validating_webhook_configuration,
+                )
+            return (
+                "admissionregistration.k8s.io/v1",
+                "MutatingWebhookConfiguration",
+                admission.list_mutating_webhook_configuration,
+                admission.patch_mutating_webhook_configuration,
+            )
+        if plural == "apiservices":
+            registration = k8s.ApiregistrationV1Api(self._api_client)
+            return (
+                "apiregistration.k8s.io/v1",
+                "APIService",
+                registration.list_api_service,
+                registration.patch_api_service,
+            )
+        if plural == "customresourcedefinitions":
+            extensions = k8s.ApiextensionsV1Api(self._api_client)
+            return (
+                "apiextensions.k8s.io/v1",
+                "CustomResourceDefinition",
+                extensions.list_custom_resource_definition,
+                extensions.patch_custom_resource_definition,
+            )
+        raise ValueError(f"{plural!r} is not a kind cainjector injects into")
+
+    @staticmethod
+    def _json_body(response: Any) -> dict[str, Any]:
+        """The JSON object of a response read with ``_preload_content=False``."""
+        import json
+
+        body = json.loads(response.data or b"{}")
+        return body if isinstance(body, dict) else {}
 
 
 class LeaseLock:
