@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -30,8 +31,8 @@ class _Keypair:
 class CAIssuer:
     def __init__(self) -> None:
         # Decoding and checking a keypair costs more than signing a leaf; runs that issue
-        # hundreds of leaves from one CA decode it once per secret version.
-        self._keypairs: dict[tuple[str, str, str | None], _Keypair] = {}
+        # hundreds of leaves from one CA decode it once per distinct secret content.
+        self._keypairs: dict[tuple[str, str, str], _Keypair] = {}
         self._lock = threading.Lock()
 
     def issue(self, request: CertificateRequest) -> IssuedCertificate:
@@ -78,13 +79,17 @@ class CAIssuer:
                 ),
                 retryable=True,
             )
-        cache_key = (namespace, secret_name, secret.version)
+        # Keyed by content, not by the store's version token: a resourceVersion is unique
+        # only within one cluster, and a process may talk to several.
+        digest = hashlib.sha256()
+        for data_key in ("tls.crt", "tls.key", "ca.crt"):
+            digest.update(secret.data.get(data_key, b"") + b"\0")
+        cache_key = (namespace, secret_name, digest.hexdigest())
         with self._lock:
-            cached = self._keypairs.get(cache_key) if secret.version else None
+            cached = self._keypairs.get(cache_key)
             if cached is None:
                 cached = _decode_keypair(secret, where)
-                if secret.version:
-                    self._keypairs[cache_key] = cached
+                self._keypairs[cache_key] = cached
         return cached
 
 
