@@ -248,6 +248,19 @@ class KubernetesStore:
 
     # -- calling the API ---------------------------------------------------------------------
 
+    def call(
+        self,
+        verb: str,
+        resource: str,
+        namespace: str | None,
+        request: Callable[[], T],
+        *,
+        retry: bool = False,
+    ) -> T:
+        """Run one request for an adapter (the ingress solver) with this store's retries
+        and error translation: a 403 names the missing RBAC verb and resource."""
+        return self._call(verb, resource, namespace, request, retry=retry)
+
     def _call(
         self,
         verb: str,

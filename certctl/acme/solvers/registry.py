@@ -7,6 +7,7 @@ through the ``certctl.solvers`` entry point group.
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,13 +19,17 @@ SOLVERS: dict[str, str] = {
     "http01.webroot": "certctl.acme.solvers.webroot:WebrootSolver",
     "dns01.rfc2136": "certctl.acme.solvers.rfc2136:RFC2136Provider",
     "dns01.exec": "certctl.acme.solvers.exec:ExecProvider",
+    "http01.ingress": "certctl.acme.solvers.ingress:IngressSolver",
 }
+
+#: Solvers that only work with ``--store kubernetes`` (they create objects in the cluster).
+KUBERNETES_ONLY = frozenset({"http01.ingress"})
 
 #: Solver blocks that validate but need something this run does not have.
 UNAVAILABLE: dict[str, str] = {
     "http01.ingress": (
         "the http01.ingress solver creates a Pod, Service and Ingress in Kubernetes, which "
-        "needs --store kubernetes (not supported yet in this version); use the certctl "
+        "needs --store kubernetes (this run writes elsewhere); use the certctl "
         "extensions http01.standalone or http01.webroot, or a dns01 solver"
     ),
     "http01.gatewayHTTPRoute": (
@@ -52,7 +57,7 @@ def build_solver(block: Mapping[str, Any], context: SolverContext) -> HTTP01Solv
         IssuanceError: no plugin implements it, or it cannot work with this store.
     """
     key = solver_key(block)
-    if key in UNAVAILABLE:
+    if key in UNAVAILABLE and (key not in KUBERNETES_ONLY or not _kubernetes_store(context)):
         raise IssuanceError(f"{context.issuer}: {UNAVAILABLE[key]}", reason="InvalidSolver")
     target = SOLVERS.get(key) or _entry_points().get(key)
     if target is None:
@@ -66,6 +71,14 @@ def build_solver(block: Mapping[str, Any], context: SolverContext) -> HTTP01Solv
     factory = getattr(importlib.import_module(module_name), class_name)
     solver: HTTP01Solver | DNS01Provider = factory(block[kind][name], context)
     return solver
+
+
+def _kubernetes_store(context: SolverContext) -> bool:
+    """Whether the run writes to Kubernetes, without importing the client when it does not."""
+    # The store's module is imported by whoever built a KubernetesStore; not imported
+    # means there is none, and the check costs no import of ``kubernetes``.
+    module = sys.modules.get("certctl.stores.kubernetes")
+    return module is not None and isinstance(context.store, module.KubernetesStore)
 
 
 def _entry_points() -> dict[str, str]:
