@@ -41,6 +41,14 @@ from pathlib import Path
 from certctl.clock import Clock
 from certctl.errors import StoreError, UsageError
 from certctl.stores.base import TLS_SECRET_TYPE, SecretRecord
+from certctl.stores.common import (
+    NAMESPACE_RE,
+    SUBDOMAIN_RE,
+    check_data,
+    check_namespace,
+    check_secret_name,
+    fsync_dir,
+)
 from certctl.stores.locking import FileLock
 
 #: The metadata file inside a generation folder; ".." keeps it apart from data keys.
@@ -48,19 +56,14 @@ METADATA_FILE = "..metadata.json"
 #: The lock file at the store root.
 LOCK_FILE = ".certctl.lock"
 
-_NAMESPACE_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 # Kubernetes' IsConfigMapKey, which Secret data keys follow.
-_DATA_KEY_RE = re.compile(r"[-._a-zA-Z0-9]+")
 _TOKEN_RE = re.compile(r"(?P<pid>[0-9]+)-[0-9a-f]{16}")
 # A leftover of ours in a namespace folder: a generation folder, a temporary
 # symlink (".link") or a hand-made folder moved aside (".aside").
 _ENTRY_RE = re.compile(r"\.(?P<name>.+)\.(?P<token>[0-9]+-[0-9a-f]{16})(?P<suffix>\.link|\.aside)?")
 
-_MAX_NAMESPACE = 63
 # A file name may be 255 bytes; ".NAME.<pid>-<16 hex>.aside" must fit.
 _MAX_NAME = 255 - len("..4294967295-0123456789abcdef.aside")
-_MAX_DATA_KEY = 253
 
 #: Re-list a namespace folder for leftovers this often in a long-running process.
 _RESCAN_SECONDS = 600.0
@@ -117,7 +120,7 @@ class DirectoryStore:
             UsageError: the namespace or name is not a valid Kubernetes name.
             StoreError: the secret exists but could not be read.
         """
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
         namespace_dir = os.path.join(self._root, namespace)
         link = os.path.join(namespace_dir, name)
@@ -158,7 +161,7 @@ class DirectoryStore:
         A dangling symlink still returns its token here; :meth:`read` returns None
         for it. A hand-made folder's version is built from its mtime and inode.
         """
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
         link = os.path.join(self._root, namespace, name)
         try:
@@ -204,13 +207,13 @@ class DirectoryStore:
         Hidden entries (generation folders, the lock file) are skipped.
         """
         if namespace is not None:
-            _check_namespace(namespace)
+            check_namespace(namespace)
             namespaces = [namespace]
         else:
             namespaces = [
                 entry
                 for entry in self._listdir(self._root)
-                if not entry.startswith(".") and _NAMESPACE_RE.fullmatch(entry)
+                if not entry.startswith(".") and NAMESPACE_RE.fullmatch(entry)
             ]
         for ns in sorted(namespaces):
             namespace_dir = os.path.join(self._root, ns)
@@ -239,9 +242,9 @@ class DirectoryStore:
                 secret is unchanged.
         """
         namespace, name = record.namespace, record.name
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
-        files = _check_data(record)
+        files = check_data(record)
         files.append((METADATA_FILE, _encode_metadata(record)))
         with self._stripes[hash((namespace, name)) % _STRIPES]:
             return self._write_locked(namespace, name, files)
@@ -252,7 +255,7 @@ class DirectoryStore:
         Raises:
             StoreError: the secret could not be removed.
         """
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
         namespace_dir = os.path.join(self._root, namespace)
         link = os.path.join(namespace_dir, name)
@@ -268,11 +271,11 @@ class DirectoryStore:
                     # A hand-made folder: move it out of sight in one rename, then remove.
                     aside = os.path.join(namespace_dir, f".{name}.{_new_token()}.aside")
                     os.rename(link, aside)
-                    _fsync_dir(namespace_dir)
+                    fsync_dir(namespace_dir)
                     shutil.rmtree(aside, ignore_errors=True)
                     return True
                 os.unlink(link)
-                _fsync_dir(namespace_dir)
+                fsync_dir(namespace_dir)
             except OSError as exc:
                 raise self._write_error(namespace, name, link, exc, "delete") from exc
             if _token_of(name, target) is not None:
@@ -335,7 +338,7 @@ class DirectoryStore:
                 os.replace(temp_link, link)
                 swapped = True
                 where = namespace_dir
-                _fsync_dir(namespace_dir)
+                fsync_dir(namespace_dir)
             except BaseException as exc:
                 if swapped:
                     # Only the folder fsync after the swap failed: the new secret is in
@@ -437,7 +440,7 @@ class DirectoryStore:
             except FileExistsError:
                 pass
             else:
-                _fsync_dir(self._root)
+                fsync_dir(self._root)
             found: dict[str, set[str]] = self._leftovers.setdefault(namespace, {})
             for entry in os.listdir(namespace_dir):
                 match = _ENTRY_RE.fullmatch(entry)
@@ -559,51 +562,12 @@ class DirectoryStore:
 # -- helpers -------------------------------------------------------------------
 
 
-def _check_namespace(namespace: str) -> None:
-    if (
-        not isinstance(namespace, str)
-        or len(namespace) > _MAX_NAMESPACE
-        or not _NAMESPACE_RE.fullmatch(namespace)
-    ):
-        raise UsageError(
-            f"{namespace!r} is not a valid namespace: it must be a DNS-1123 label "
-            f"(lower-case letters, digits and '-', at most {_MAX_NAMESPACE} characters)",
-            hint="Fix the namespace in the manifest or the -n option",
-        )
-
-
 def _is_valid_name(name: str) -> bool:
-    return len(name) <= _MAX_NAME and _SUBDOMAIN_RE.fullmatch(name) is not None
+    return len(name) <= _MAX_NAME and SUBDOMAIN_RE.fullmatch(name) is not None
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _is_valid_name(name):
-        raise UsageError(
-            f"{name!r} is not a valid secret name for the dir store: it must be a DNS-1123 "
-            f"subdomain (lower-case letters, digits, '-' and '.', at most {_MAX_NAME} characters)",
-            hint="Fix spec.secretName in the Certificate",
-        )
-
-
-def _check_data(record: SecretRecord) -> list[tuple[str, bytes]]:
-    files: list[tuple[str, bytes]] = []
-    for key, value in record.data.items():
-        if (
-            not isinstance(key, str)
-            or len(key) > _MAX_DATA_KEY
-            or key in (".", "..")
-            or key.startswith("..")
-            or not _DATA_KEY_RE.fullmatch(key)
-        ):
-            raise UsageError(
-                f"Secret {record.key} has an invalid data key {key!r}: keys are made of "
-                "letters, digits, '-', '_' and '.', and must not start with '..'",
-                hint="Rename the key, for example in spec.keystores or spec.secretTemplate",
-            )
-        if not isinstance(value, bytes | bytearray | memoryview):
-            raise TypeError(f"secret data {key!r} must be bytes, not {type(value).__name__}")
-        files.append((key, bytes(value)))
-    return files
+    check_secret_name(name, max_length=_MAX_NAME, store="dir")
 
 
 def _encode_metadata(record: SecretRecord) -> bytes:
@@ -739,18 +703,6 @@ def _read_file(directory_fd: int, key: str) -> bytes:
 
 def _fsync(fd: int) -> None:
     os.fsync(fd)
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        # Some filesystems cannot fsync a folder; the rename is as durable as they allow.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
 
 
 def _hint_for(exc: OSError) -> str:

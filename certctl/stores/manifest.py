@@ -63,6 +63,13 @@ import yaml
 from certctl.clock import Clock
 from certctl.errors import StoreError, UsageError
 from certctl.stores.base import SecretRecord
+from certctl.stores.common import (
+    check_data,
+    check_namespace,
+    check_secret_name,
+    fsync_dir,
+    write_all,
+)
 from certctl.stores.locking import FileLock
 
 #: What ``--store manifest`` calls itself in messages.
@@ -83,13 +90,7 @@ _DOCUMENT_END_RE = re.compile(r"\.\.\.(?:[ \t\r\n]|$)")
 # Lines end at "\n" only: str.splitlines() also cuts at form feeds and other
 # characters a quoted YAML scalar may hold.
 _LINE_RE = re.compile(r"[^\n]*\n|[^\n]+")
-_NAMESPACE_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
-_SUBDOMAIN_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
 # Kubernetes' IsConfigMapKey, which Secret data keys follow.
-_DATA_KEY_RE = re.compile(r"[-._a-zA-Z0-9]+")
-_MAX_NAMESPACE = 63
-_MAX_NAME = 253
-_MAX_DATA_KEY = 253
 #: How often a write starts over when FILE changes under it.
 _WRITE_ATTEMPTS = 5
 
@@ -200,7 +201,7 @@ class ManifestFileStore:
             UsageError: the namespace or name is not a valid Kubernetes name.
             StoreError: FILE could not be read or is not valid.
         """
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
         secret = self._load().find(namespace, name)
         return None if secret is None else secret.to_record()
@@ -211,7 +212,7 @@ class ManifestFileStore:
         Content is namespace, name, type, data, labels and annotations: formatting,
         comments and the other documents of FILE do not change it.
         """
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
         secret = self._load().find(namespace, name)
         return None if secret is None else secret.version
@@ -229,7 +230,7 @@ class ManifestFileStore:
     def list(self, namespace: str | None = None) -> Iterator[SecretRecord]:
         """Yield every Secret ordered by namespace and name, or those of one namespace."""
         if namespace is not None:
-            _check_namespace(namespace)
+            check_namespace(namespace)
         parsed = self._load()
         for key in sorted(parsed.index):
             if namespace is None or key[0] == namespace:
@@ -248,9 +249,9 @@ class ManifestFileStore:
             UsageError: the namespace, name or a data key is not valid.
             StoreError: FILE is not valid, or the disk refused; FILE is unchanged.
         """
-        _check_namespace(record.namespace)
+        check_namespace(record.namespace)
         _check_name(record.name)
-        data = _check_data(record)
+        data = sorted(check_data(record))
         with self._mutex:
             for _ in range(_WRITE_ATTEMPTS):
                 parsed = self._load()
@@ -276,7 +277,7 @@ class ManifestFileStore:
         Raises:
             StoreError: FILE is not valid, or could not be rewritten; it is unchanged.
         """
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
         with self._mutex:
             for _ in range(_WRITE_ATTEMPTS):
@@ -354,7 +355,7 @@ class ManifestFileStore:
                 )
                 where = temp
                 try:
-                    _write_all(fd, text.encode("utf-8"))
+                    write_all(fd, text.encode("utf-8"))
                     _keep_mode_and_group(fd, parsed.stat_key is not None, target)
                     os.fsync(fd)
                     inode = os.fstat(fd).st_ino
@@ -367,7 +368,7 @@ class ManifestFileStore:
                 replaced = True
                 temp = None
                 where = folder
-                _fsync_dir(folder)
+                fsync_dir(folder)
             except OSError as exc:
                 raise self._write_error(action, where, exc, replaced=replaced) from exc
         finally:
@@ -444,14 +445,14 @@ class ManifestStdoutStore:
 
     def read(self, namespace: str, name: str) -> SecretRecord | None:
         """Return a secret this store printed earlier in this process, else None."""
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
         with self._mutex:
             secret = self._written.get((namespace, name))
         return None if secret is None else secret.to_record()
 
     def version(self, namespace: str, name: str) -> str | None:
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
         with self._mutex:
             secret = self._written.get((namespace, name))
@@ -463,7 +464,7 @@ class ManifestStdoutStore:
     def list(self, namespace: str | None = None) -> Iterator[SecretRecord]:
         """Yield the secrets printed so far in this process, ordered by namespace and name."""
         if namespace is not None:
-            _check_namespace(namespace)
+            check_namespace(namespace)
         with self._mutex:
             secrets = sorted(self._written.items())
         for (secret_namespace, _), secret in secrets:
@@ -477,9 +478,9 @@ class ManifestStdoutStore:
             UsageError: the namespace, name or a data key is not valid.
             StoreError: stdout is closed (a pipe whose reader went away).
         """
-        _check_namespace(record.namespace)
+        check_namespace(record.namespace)
         _check_name(record.name)
-        body = _secret_body(record, _check_data(record), None)
+        body = _secret_body(record, sorted(check_data(record)), None)
         secret = _secret_from_body(body)
         text = _render_secret(body)
         with self._mutex:
@@ -498,7 +499,7 @@ class ManifestStdoutStore:
 
     def delete(self, namespace: str, name: str) -> bool:
         """Forget a secret printed in this run; what was printed stays printed."""
-        _check_namespace(namespace)
+        check_namespace(namespace)
         _check_name(name)
         with self._mutex:
             return self._written.pop((namespace, name), None) is not None
@@ -828,50 +829,8 @@ def _line_at(node: Any, path: tuple[str, ...]) -> int:
 # -- checks ----------------------------------------------------------------------------
 
 
-def _check_namespace(namespace: str) -> None:
-    if (
-        not isinstance(namespace, str)
-        or len(namespace) > _MAX_NAMESPACE
-        or not _NAMESPACE_RE.fullmatch(namespace)
-    ):
-        raise UsageError(
-            f"{namespace!r} is not a valid namespace: it must be a DNS-1123 label "
-            f"(lower-case letters, digits and '-', at most {_MAX_NAMESPACE} characters)",
-            hint="Fix the namespace in the manifest or the -n option",
-        )
-
-
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or len(name) > _MAX_NAME or not _SUBDOMAIN_RE.fullmatch(name):
-        raise UsageError(
-            f"{name!r} is not a valid Secret name: it must be a DNS-1123 subdomain "
-            f"(lower-case letters, digits, '-' and '.', at most {_MAX_NAME} characters)",
-            hint="Fix spec.secretName in the Certificate",
-        )
-
-
-def _check_data(record: SecretRecord) -> builtins.list[tuple[str, bytes]]:
-    data: builtins.list[tuple[str, bytes]] = []
-    for key, value in record.data.items():
-        if (
-            not isinstance(key, str)
-            or len(key) > _MAX_DATA_KEY
-            or key in (".", "..")
-            or key.startswith("..")
-            or not _DATA_KEY_RE.fullmatch(key)
-        ):
-            raise UsageError(
-                f"Secret {record.key} has an invalid data key {key!r}: keys are made of "
-                "letters, digits, '-', '_' and '.', and must not start with '..'",
-                hint="Rename the key, for example in spec.keystores or spec.secretTemplate",
-            )
-        if not isinstance(value, bytes | bytearray | memoryview):
-            raise TypeError(f"secret data {key!r} must be bytes, not {type(value).__name__}")
-        data.append((key, bytes(value)))
-    return sorted(data)
-
-
-# -- files -----------------------------------------------------------------------------
+    check_secret_name(name)
 
 
 def _stat_key(info: os.stat_result) -> _StatKey:
@@ -897,25 +856,6 @@ def _keep_mode_and_group(fd: int, existed: bool, target: str) -> None:
     with contextlib.suppress(PermissionError):
         os.fchown(fd, -1, info.st_gid)  # only possible if we belong to that group
     os.fchmod(fd, stat.S_IMODE(info.st_mode) & 0o660)
-
-
-def _write_all(fd: int, payload: bytes) -> None:
-    view = memoryview(payload)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        # Some filesystems cannot fsync a folder; the rename is as durable as they allow.
-        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
-            raise
-    finally:
-        os.close(fd)
 
 
 def _hint_for(exc: OSError) -> str:
