@@ -84,6 +84,10 @@ def sync_command(
     stop = threading.Event()
     while True:
         started = time.monotonic()
+        refresh = getattr(app.store, "refresh", None)
+        if refresh is not None:
+            # Each --watch round reads the store afresh: someone may have deleted a Secret.
+            refresh()
         manifests = _manifests(
             app,
             filename,

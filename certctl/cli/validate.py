@@ -38,7 +38,16 @@ def validate_command(
     """Validate manifests as cert-manager's webhook would; exit 2 on any error."""
     check_output_format(output, ("table", "json", "yaml"))
     application = get_app(ctx)
+    from certctl.api.ingress import derive_certificates
+
     manifests = application.load(filename, namespace)
+    # Ingress annotations are checked as ingress-shim reads them (sync and convert would
+    # refuse the same mistakes).
+    shim = derive_certificates(manifests.ingresses)
+    if shim.problems:
+        from certctl.errors import ManifestError
+
+        raise ManifestError(list(shim.problems))
     warnings = []
     for certificate in manifests.certificates:
         if manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace) is None:
@@ -69,6 +78,8 @@ def validate_command(
             f"Valid: {len(manifests.certificates)} Certificates, {issuers} Issuers, "
             f"{cluster_issuers} ClusterIssuers"
         )
+        if shim.certificates:
+            summary += f"; {len(shim.certificates)} Certificates from Ingress annotations"
         if ignored:
             summary += "; ignored: " + ", ".join(
                 f"{n} {kind}" for kind, n in sorted(ignored.items())

@@ -40,6 +40,7 @@ from certctl.errors import (
     EXIT_OK,
     CertctlError,
     IssuanceError,
+    StoreError,
     UsageError,
 )
 
@@ -137,6 +138,8 @@ class _Evaluation:
     secret_version: str | None = None
     drift: list[str] = field(default_factory=list)
     from_fingerprint: bool = False
+    #: The store could not be read for this Certificate (a namespace certctl may not list).
+    error: StoreError | None = None
 
 
 ProgressCallback = Callable[[CertificateResult], None]
@@ -189,7 +192,12 @@ class Reconciler:
         evaluations = []
         for certificate in certificates:
             spec_hash = hash_certificate_spec(certificate)
-            version = self.store.stamp(certificate.namespace, certificate.spec.secret_name)
+            try:
+                version = self.store.stamp(certificate.namespace, certificate.spec.secret_name)
+            except StoreError as error:
+                # One unreadable namespace fails its own Certificates, not the whole run.
+                evaluations.append(_Evaluation(certificate, None, spec_hash=spec_hash, error=error))
+                continue
             fingerprint = fingerprints.get(certificate.key)
             if not self.options.force and _fingerprint_still_valid(
                 fingerprint, spec_hash, version, self.now
@@ -207,8 +215,18 @@ class Reconciler:
                     )
                 )
                 continue
-            evaluations.append(self._evaluate_from_store(certificate, spec_hash))
+            evaluations.append(self._evaluate_safely(certificate, spec_hash))
+        errors = [e.error for e in evaluations if e.error is not None]
+        if evaluations and len(errors) == len(evaluations):
+            # Nothing could be read: the store itself is unreachable, one error says it all.
+            raise errors[0]
         return evaluations
+
+    def _evaluate_safely(self, certificate: Certificate, spec_hash: str) -> _Evaluation:
+        try:
+            return self._evaluate_from_store(certificate, spec_hash)
+        except StoreError as error:
+            return _Evaluation(certificate, None, spec_hash=spec_hash, error=error)
 
     def _evaluate_from_store(self, certificate: Certificate, spec_hash: str) -> _Evaluation:
         record = self.store.read(certificate.namespace, certificate.spec.secret_name)
@@ -256,7 +274,7 @@ class Reconciler:
             if refresh is not None:
                 refresh()
             evaluations = [
-                self._evaluate_from_store(e.certificate, e.spec_hash)
+                self._evaluate_safely(e.certificate, e.spec_hash)
                 if e.trigger is not None or e.drift
                 else e
                 for e in evaluations
@@ -304,6 +322,9 @@ class Reconciler:
     ) -> CertificateResult | None:
         """Return a result for a Certificate that needs no issuance, or None if it does."""
         certificate = evaluation.certificate
+        if evaluation.error is not None:
+            error = evaluation.error
+            return self._failure(evaluation, error.reason, error.paragraph(), error.exit_code)
         if evaluation.trigger is not None:
             return self._backing_off(evaluation)
         if evaluation.drift and evaluation.record is not None and evaluation.view is not None:

@@ -1,8 +1,9 @@
 """``sync``: the reconcile loop over everything a deploy folder (or a cluster) declares.
 
 On top of ``reconcile`` it derives Certificates from annotated Ingresses
-(ingress-shim), cleans up challenge leftovers of interrupted runs, and with
-``prune`` deletes the Secrets certctl created for Certificates that are gone.
+(ingress-shim, done by the caller) and, with ``prune``, deletes the Secrets certctl
+created for Certificates that are gone. Leftovers of killed ACME runs are removed by
+``certctl challenge cleanup``, which takes the lock, not by sync.
 Prune touches only Secrets that carry certctl's mark and name a Certificate:
 a Secret written by anyone else is never a candidate.
 """
@@ -119,19 +120,21 @@ def sync(
         return report
     namespaces = options.prune_namespaces
     secrets: list[SecretRecord] = []
-    if namespaces is None:
-        secrets.extend(store.list())
-    else:
-        for namespace in sorted(namespaces):
+    unreadable: list[PruneResult] = []
+    for namespace in [None] if namespaces is None else sorted(namespaces):
+        try:
             secrets.extend(store.list(namespace))
+        except CertctlError as error:
+            unreadable.append(PruneResult(namespace or "*", "", "", "failed", error.paragraph()))
+    report.pruned = unreadable
     orphans = find_orphans(manifests, secrets)
     if not orphans:
         return report
     if options.reconcile.dry_run or lock is None:
-        report.pruned = [_prune(store, secret, name, options) for secret, name in orphans]
+        report.pruned += [_prune(store, secret, name, options) for secret, name in orphans]
         return report
     with lock():
-        report.pruned = [_prune(store, secret, name, options) for secret, name in orphans]
+        report.pruned += [_prune(store, secret, name, options) for secret, name in orphans]
     return report
 
 

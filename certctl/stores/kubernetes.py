@@ -123,7 +123,11 @@ class KubernetesStore:
     def prefetch(self, namespaces: set[str]) -> None:
         """List every namespace a run will touch, up front (one request each)."""
         for namespace in sorted(namespaces):
-            self._namespace(namespace)
+            try:
+                self._namespace(namespace)
+            except StoreError:
+                # Reading it again fails that namespace's Certificates, and only those.
+                continue
 
     def _namespace(self, namespace: str) -> dict[str, SecretRecord]:
         with self._cache_lock:
@@ -550,7 +554,7 @@ def _translate(
             f"The Kubernetes API refused: certctl needs RBAC permission to {verb} {resource}"
             f"{where_ns} ({detail})",
             hint=f"Grant the verb {verb!r} on {resource!r}{where_ns} to certctl's user or "
-            "service account (see deploy/rbac.yaml)",
+            "service account (see deploy/base/rbac.yaml)",
             reason="Forbidden",
             retryable=False,
         )
@@ -561,8 +565,15 @@ def _translate(
             reason="Unauthorized",
             retryable=False,
         )
+    if status == 404:
+        return StoreError(
+            f"The Kubernetes API answered 404 to {verb} {resource}{where_ns}: {detail}",
+            hint="Check that the namespace exists (certctl does not create namespaces) and "
+            "that --context points at the right cluster",
+            retryable=False,
+        )
     return StoreError(
-        f"The Kubernetes API answered {status} to {verb} {resource}{where_ns} ({status}): {detail}",
+        f"The Kubernetes API answered {status} to {verb} {resource}{where_ns}: {detail}",
         hint="Run again; if it persists, check the API server",
     )
 

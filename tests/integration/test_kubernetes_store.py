@@ -340,3 +340,44 @@ def test_metadata_drift_is_repaired_without_reissuing_and_others_keys_are_left_a
     assert "kubectl.kubernetes.io/last-applied-configuration" in after["metadata"]["annotations"]
     assert again.exit_code == 0, describe(again)
     assert kube_api.mutating_requests() == []
+
+
+def test_a_namespace_certctl_may_not_read_fails_only_its_certificates(
+    tmp_path: Path, kube_api: KubeAPIServer
+) -> None:
+    for namespace in ("default", "cert-manager"):
+        kube_api.grant(
+            "scoped", ["get", "list", "create", "patch", "delete"], ["secrets"], namespace=namespace
+        )
+    kube_api.grant(
+        "scoped", ["get", "create", "update", "delete"], ["leases"], namespace="cert-manager"
+    )
+    cluster = Cluster(tmp_path, kube_api, token="scoped")
+
+    def certificate(name: str, namespace: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "cert-manager.io/v1",
+            "kind": "Certificate",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {
+                "secretName": f"{name}-tls",
+                "dnsNames": [f"{name}.example.test"],
+                "issuerRef": {"name": "selfsigned", "kind": "ClusterIssuer"},
+            },
+        }
+
+    manifests = tmp_path / "two-namespaces.yaml"
+    manifests.write_text(
+        yaml.safe_dump_all(
+            [SELFSIGNED, certificate("allowed", "default"), certificate("denied", "kube-system")]
+        )
+    )
+
+    result = cluster.run("sync", "-f", manifests, "-o", "json")
+
+    assert result.exit_code == 3, describe(result)
+    items = {item["name"]: item for item in json.loads(result.stdout)["results"]}
+    assert items["allowed"]["outcome"] == "issued"
+    assert items["denied"]["outcome"] == "failed"
+    assert "list secrets in namespace kube-system" in items["denied"]["error"]
+    assert cluster.secret("default", "allowed-tls") is not None
