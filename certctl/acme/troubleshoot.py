@@ -117,15 +117,21 @@ def solver_context(
     read_secret: SecretReader,
     cluster_resource_namespace: str,
     settings: ACMESettings,
+    *,
+    store: object | None = None,
+    namespace: str = "default",
 ) -> SolverContext:
     """What the issuer's solvers get, as issuance builds it: secrets of a ClusterIssuer live
-    in the cluster resource namespace, those of an Issuer in its own namespace."""
-    namespace = issuer.namespace if issuer.namespace is not None else cluster_resource_namespace
+    in the cluster resource namespace, those of an Issuer in its own namespace. ``store``
+    and ``namespace`` are for the ingress solver, which creates objects in the cluster."""
+    secrets = issuer.namespace if issuer.namespace is not None else cluster_resource_namespace
     return SolverContext(
-        secret_namespace=namespace,
+        secret_namespace=secrets,
         read_secret=read_secret,
         settings=settings,
         issuer=f"{issuer.kind}/{issuer.name}",
+        store=store,
+        namespace=namespace,
     )
 
 
@@ -561,6 +567,7 @@ def cleanup_leftovers(
     issuer: str | None = None,
     dry_run: bool = False,
     build: SolverBuilder = build_solver,
+    store: object | None = None,
 ) -> CleanupReport:
     """Remove what Challenges recorded as ``presented: true`` left behind.
 
@@ -597,6 +604,7 @@ def cleanup_leftovers(
             settings=settings,
             dry_run=dry_run,
             build=build,
+            store=store,
         )
         report.items.append(item)
         if not dry_run and item.outcome in ("removed", "nothing left"):
@@ -619,6 +627,7 @@ def _clean_one(
     settings: ACMESettings,
     dry_run: bool,
     build: SolverBuilder,
+    store: object | None = None,
 ) -> CleanupItem:
     domain = str(spec.get("dnsName", ""))
     challenge_type = str(spec.get("type", ""))
@@ -650,6 +659,8 @@ def _clean_one(
         read_secret=read_secret,
         settings=settings,
         issuer=issuer_ref,
+        store=store,
+        namespace=challenge.namespace,
     )
     if challenge_type == "HTTP-01":
         return _clean_http01(item, key_name, block, context, domain, token, key, dry_run, build)

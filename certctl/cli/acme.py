@@ -198,6 +198,8 @@ def check(
         application.store.read,
         application.cluster_resource_namespace,
         application.acme_settings(),
+        store=application.store,
+        namespace=namespace,
     )
     report = check_challenge(
         found,
@@ -379,6 +381,7 @@ def cleanup(
             namespace=namespace,
             issuer=issuer,
             dry_run=dry_run,
+            store=application.store,
         )
 
     if dry_run:

@@ -381,3 +381,58 @@ def test_a_namespace_certctl_may_not_read_fails_only_its_certificates(
     assert items["denied"]["outcome"] == "failed"
     assert "list secrets in namespace kube-system" in items["denied"]["error"]
     assert cluster.secret("default", "allowed-tls") is not None
+
+
+def test_challenge_cleanup_removes_ingress_solver_objects_a_killed_run_left(
+    cluster: Cluster, kube_api: KubeAPIServer, tmp_path: Path
+) -> None:
+    from kubernetes.config import new_client_from_config
+
+    from certctl.acme.settings import ACMESettings
+    from certctl.acme.solvers.base import SolverContext
+    from certctl.acme.solvers.ingress import IngressSolver
+    from certctl.clock import SystemClock
+    from certctl.state.database import StateDatabase
+    from certctl.stores.kubernetes import KubernetesStore
+
+    block = {"http01": {"ingress": {"ingressClassName": "nginx"}}}
+    token, key = "leftovertoken0", "leftovertoken0.thumbprint"
+    with new_client_from_config(config_file=str(cluster.kubeconfig)) as api_client:
+        store = KubernetesStore(api_client=api_client)
+        context = SolverContext(
+            secret_namespace="cert-manager",
+            read_secret=store.read,
+            store=store,
+            settings=ACMESettings(),
+            issuer="ClusterIssuer/letsencrypt",
+            namespace="default",
+        )
+        # A run presented the challenge, then was killed before its cleanup.
+        IngressSolver(block["http01"]["ingress"], context).present("web.example.test", token, key)
+    assert len(kube_api.objects("pods", "default")) == 1
+    with StateDatabase.open(tmp_path / "state", SystemClock()) as state:
+        state.save_acme_object(
+            "Challenge",
+            "default",
+            "web-1-abc",
+            certificate="default/web",
+            state="pending",
+            body={
+                "spec": {
+                    "type": "HTTP-01",
+                    "dnsName": "web.example.test",
+                    "token": token,
+                    "key": key,
+                    "solver": block,
+                    "issuerRef": "ClusterIssuer/letsencrypt",
+                },
+                "status": {"presented": True, "state": "pending"},
+            },
+        )
+
+    result = cluster.run("challenge", "cleanup")
+
+    assert result.exit_code == 0, describe(result)
+    assert kube_api.objects("pods", "default") == []
+    assert kube_api.objects("services", "default") == []
+    assert kube_api.objects("ingresses", "default") == []
