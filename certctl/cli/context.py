@@ -261,7 +261,3 @@ def handles_errors(command: Callable[P, R]) -> Callable[P, R]:
 def exit_with(code: int) -> None:
     if code:
         raise typer.Exit(code)
-
-
-def unused(*_: Any) -> None:
-    """Mark parameters kept for the command-line surface only."""

@@ -162,7 +162,7 @@ def repair_certificate_secret(
     assert view.key is not None and view.certificate_info is not None
     key_pem = record.data["tls.key"]
     material = KeyMaterial(
-        key=view.key if view.key is not None else load_private_key(key_pem),
+        key=view.key,
         key_pem=key_pem,
         chain_pem=record.data["tls.crt"],
         ca_pem=record.data.get("ca.crt"),

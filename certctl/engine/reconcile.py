@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("certctl")
 
+#: The action of a Certificate that needs nothing, and the fingerprint verdict that skips it.
 UP_TO_DATE = "UpToDate"
-VERDICT_UP_TO_DATE = "UpToDate"
 
 
 @dataclass(frozen=True)
@@ -608,7 +608,7 @@ class Reconciler:
             secret_version=version or "",
             renewal_time=evaluation.renewal_time,
             not_after=evaluation.not_after,
-            verdict=VERDICT_UP_TO_DATE,
+            verdict=UP_TO_DATE,
         )
 
     def _result(
@@ -658,7 +658,7 @@ def _fingerprint_still_valid(
 ) -> bool:
     if fingerprint is None or version is None:
         return False
-    if fingerprint.verdict != VERDICT_UP_TO_DATE:
+    if fingerprint.verdict != UP_TO_DATE:
         return False
     if fingerprint.spec_hash != spec_hash or fingerprint.secret_version != version:
         return False
