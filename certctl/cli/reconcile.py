@@ -114,7 +114,7 @@ def progress_printer(app: AppContext) -> Callable[[CertificateResult], None]:
 
     def progress(result: CertificateResult) -> None:
         line = f"{result.key}: {result.action} ({result.reason})"
-        if result.outcome in ("failed", "backoff"):
+        if result.outcome in ("failed", "backoff", "refused"):
             app.warn(f"{line}: {result.error}")
             if app.debug and result.debug_trace:
                 app.warn(result.debug_trace)
@@ -168,7 +168,15 @@ def render_report(
             print_table(headers, rows, stream)
     counts = {
         outcome: report.count(outcome)
-        for outcome in ("issued", "repaired", "unchanged", "planned", "backoff", "failed")
+        for outcome in (
+            "issued",
+            "repaired",
+            "unchanged",
+            "planned",
+            "refused",
+            "backoff",
+            "failed",
+        )
     }
     summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
     total = len(report.results)

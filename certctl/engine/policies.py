@@ -135,6 +135,13 @@ def check_issuer_annotations(data: PolicyInput) -> Trigger | None:
     record = data.secret.record
     assert record is not None
     annotations = record.annotations
+    # cert-manager runs this check only when one of the three annotations is there, so a
+    # hand-made or migrated pair without them is judged by the checks that follow.
+    if not any(
+        key in annotations
+        for key in (ANNOTATION_ISSUER_NAME, ANNOTATION_ISSUER_KIND, ANNOTATION_ISSUER_GROUP)
+    ):
+        return None
     name = annotations.get(ANNOTATION_ISSUER_NAME, "")
     kind = annotations.get(ANNOTATION_ISSUER_KIND, "")
     group = annotations.get(ANNOTATION_ISSUER_GROUP, "")
@@ -182,10 +189,18 @@ def check_issued_matches_spec(data: PolicyInput) -> Trigger | None:
     )
 
 
+def renewal_disabled(certificate: Certificate) -> bool:
+    """``spec.renewal.policy: Disabled``: time never triggers a reissue (reference §1.6)."""
+    renewal = certificate.spec.renewal
+    return renewal is not None and renewal.policy == "Disabled"
+
+
 def check_not_expired(data: PolicyInput) -> Trigger | None:
     info = data.secret.certificate_info
     assert info is not None
-    if data.now < info.not_after:
+    # cert-manager returns no time-based trigger at all for Disabled, expiry included;
+    # spec changes and Secret problems (the checks above) still reissue.
+    if renewal_disabled(data.certificate) or data.now < info.not_after:
         return None
     return Trigger("Expired", f"Certificate expired on {format_rfc1123(info.not_after)}")
 

@@ -140,6 +140,9 @@ class _Evaluation:
     from_fingerprint: bool = False
     #: The store could not be read for this Certificate (a namespace certctl may not list).
     error: StoreError | None = None
+    #: Why the store would refuse to write this Certificate's Secret (not certctl's, or
+    #: behind a symlink out of the store), found before anything is issued.
+    refusal: IssuanceError | None = None
 
 
 ProgressCallback = Callable[[CertificateResult], None]
@@ -254,7 +257,33 @@ class Reconciler:
             from certctl.engine.secretdata import find_drift
 
             evaluation.drift = find_drift(certificate, record, view.certificate_info)
+        if trigger is not None or evaluation.drift:
+            evaluation.refusal = self._write_refusal(certificate, record)
         return evaluation
+
+    def _write_refusal(
+        self, certificate: Certificate, record: SecretRecord | None
+    ) -> IssuanceError | None:
+        """The store's refusal to write this Secret, known before issuing anything.
+
+        The stores check again when they write; asking first means no certificate is
+        ordered (an ACME order, a rate-limit slot) only to be thrown away.
+        """
+        from certctl.stores.base import belongs_to, foreign_secret_error
+
+        check_writable = getattr(self.store, "check_writable", None)
+        if check_writable is not None:
+            try:
+                check_writable(certificate.namespace, certificate.spec.secret_name)
+            except IssuanceError as refusal:
+                return refusal
+        if (
+            record is not None
+            and not self.options.force
+            and not belongs_to(record, certificate.name)
+        ):
+            return foreign_secret_error(record, self.store.description)
+        return None
 
     # -- steps 2 and 3: plan and apply ---------------------------------------------------------
 
@@ -325,9 +354,18 @@ class Reconciler:
         if evaluation.error is not None:
             error = evaluation.error
             return self._failure(evaluation, error.reason, error.paragraph(), error.exit_code)
+        if evaluation.refusal is not None and evaluation.trigger is not None:
+            return self._refused(evaluation, evaluation.trigger, evaluation.refusal)
         if evaluation.trigger is not None:
             return self._backing_off(evaluation)
-        if evaluation.drift and evaluation.record is not None and evaluation.view is not None:
+        if (
+            evaluation.drift
+            and evaluation.refusal is None
+            and evaluation.record is not None
+            and evaluation.view is not None
+        ):
+            # A Secret that is not certctl's and still matches its Certificate needs no
+            # write: it is simply up to date, whatever metadata it lacks.
             return self._repair(evaluation, fingerprints)
         if not evaluation.from_fingerprint and not self.options.dry_run:
             self.state.record_observed(
@@ -346,6 +384,37 @@ class Reconciler:
             "Certificate is up to date and has not expired",
             "unchanged",
         )
+
+    def _refused(
+        self, evaluation: _Evaluation, trigger: Trigger, refusal: IssuanceError
+    ) -> CertificateResult:
+        """The Secret needs a new certificate, but the store would refuse to write it.
+
+        Nothing is issued and no backoff starts: the fix is the user's (move the
+        foreign secret away, or --force), and the next run acts on it at once.
+        """
+        paragraph = refusal.paragraph()
+        if self.options.dry_run:
+            result = self._failure(
+                evaluation,
+                trigger.reason,
+                f"{trigger.message}; the write would be refused: {paragraph}",
+                refusal.exit_code,
+            )
+            result.action = "WouldRefuse"
+        else:
+            result = self._failure(
+                evaluation,
+                refusal.reason,
+                f"{paragraph} It needs a new certificate ({trigger.reason}: {trigger.message}).",
+                refusal.exit_code,
+            )
+            result.action = "Refused"
+            self.state.record_event(
+                "Certificate", evaluation.certificate.key, "Warning", refusal.reason, result.error
+            )
+        result.outcome = "refused"
+        return result
 
     def _backing_off(self, evaluation: _Evaluation) -> CertificateResult | None:
         """A BackingOff result while cert-manager's backoff (§1.11) holds, else None.

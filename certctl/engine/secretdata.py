@@ -14,7 +14,13 @@ from certctl.engine.policies import (
     ANNOTATION_ISSUER_NAME,
 )
 from certctl.errors import IssuanceError
-from certctl.stores.base import MANAGED_LABEL, TLS_SECRET_TYPE, SecretRecord
+from certctl.stores.base import (
+    MANAGED_LABEL,
+    OWNED_ANNOTATION_PREFIXES,
+    OWNED_LABEL_PREFIXES,
+    TLS_SECRET_TYPE,
+    SecretRecord,
+)
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -108,10 +114,10 @@ def build_secret(
 def find_drift(certificate: Certificate, record: SecretRecord, leaf: CertificateInfo) -> list[str]:
     """List what the Secret's metadata and derived data lack or carry in excess (§1.8)."""
     drift: list[str] = []
-    if _differs(record.labels, desired_labels(certificate), MANAGED_LABEL_PREFIXES):
+    if _differs(record.labels, desired_labels(certificate), OWNED_LABEL_PREFIXES):
         drift.append("labels")
     wanted_annotations = desired_annotations(certificate, leaf)
-    if _differs(record.annotations, wanted_annotations, MANAGED_ANNOTATION_PREFIXES):
+    if _differs(record.annotations, wanted_annotations, OWNED_ANNOTATION_PREFIXES):
         drift.append("annotations")
     key_pem, chain_pem = record.data.get("tls.key", b""), record.data.get("tls.crt", b"")
     wanted_outputs = _output_formats(certificate, key_pem, chain_pem)
@@ -124,12 +130,6 @@ def find_drift(certificate: Certificate, record: SecretRecord, leaf: Certificate
             if (data_key in record.data) != (data_key in wanted_keystores):
                 drift.append(data_key)
     return drift
-
-
-#: Keys certctl owns on a Secret: anything else there (kubectl's last-applied annotation, a
-#: label from another controller) is someone else's and never counts as drift.
-MANAGED_LABEL_PREFIXES = ("controller.cert-manager.io/", "certctl.io/")
-MANAGED_ANNOTATION_PREFIXES = ("cert-manager.io/",)
 
 
 def _differs(

@@ -39,9 +39,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from certctl.clock import Clock
-from certctl.errors import StoreError, UsageError
-from certctl.stores.base import TLS_SECRET_TYPE, SecretRecord
+from certctl.errors import IssuanceError, StoreError, UsageError
+from certctl.stores.base import (
+    CERTIFICATE_NAME_ANNOTATION,
+    TLS_SECRET_TYPE,
+    SecretRecord,
+    UnsafeStorePathError,
+    belongs_to,
+    carry_over,
+    foreign_secret_error,
+)
 from certctl.stores.common import (
+    DATA_KEY_RE,
+    MAX_DATA_KEY,
     NAMESPACE_RE,
     SUBDOMAIN_RE,
     check_data,
@@ -86,11 +96,13 @@ class DirectoryStore:
     :meth:`lock`; even without it a secret is never left half-written.
     """
 
-    def __init__(self, root: Path, *, clock: Clock | None = None) -> None:
+    def __init__(self, root: Path, *, clock: Clock | None = None, force: bool = False) -> None:
         self.root = Path(os.path.expanduser(root))
         self.description = f"dir:{root}"
         self._root = os.fspath(self.root)
         self._clock = clock
+        #: Take over secrets that are not certctl's (``--force``); see :meth:`write`.
+        self.force = force
         self._stripes = [threading.Lock() for _ in range(_STRIPES)]
         self._namespaces_lock = threading.Lock()
         # namespace -> when its folder was last listed for leftovers (monotonic)
@@ -99,14 +111,14 @@ class DirectoryStore:
         self._leftovers: dict[str, dict[str, set[str]]] = {}
 
     @classmethod
-    def from_spec(cls, argument: str | None) -> DirectoryStore:
-        """Build the store from the text after ``dir:``."""
+    def from_spec(cls, argument: str | None, **options: object) -> DirectoryStore:
+        """Build the store from the text after ``dir:``; ``force`` takes over foreign secrets."""
         if not argument:
             raise UsageError(
                 "The dir store needs a folder, as in --store dir:./certs",
                 hint="Give the folder after the colon",
             )
-        return cls(Path(os.path.expanduser(argument)))
+        return cls(Path(os.path.expanduser(argument)), force=bool(options.get("force", False)))
 
     def __repr__(self) -> str:
         return f"DirectoryStore({self._root!r})"
@@ -120,6 +132,10 @@ class DirectoryStore:
             UsageError: the namespace or name is not a valid Kubernetes name.
             StoreError: the secret exists but could not be read.
         """
+        return self._read(namespace, name, "read")
+
+    def _read(self, namespace: str, name: str, action: str) -> SecretRecord | None:
+        """:meth:`read`; ``action`` ("read" or "write") is what an error message says failed."""
         check_namespace(namespace)
         _check_name(name)
         namespace_dir = os.path.join(self._root, namespace)
@@ -137,11 +153,15 @@ class DirectoryStore:
                     version = _folder_version(link)
                     if version is None:
                         return None
-                    return self._read_folder(namespace, name, link, version)
-                raise self._read_error(namespace, name, link, exc) from exc
+                    return self._read_folder(namespace, name, link, version, action)
+                raise self._read_error(namespace, name, link, exc, action) from exc
             token = _token_of(name, target)
             record = self._read_folder(
-                namespace, name, os.path.join(namespace_dir, target), token or f"link:{target}"
+                namespace,
+                name,
+                os.path.join(namespace_dir, target),
+                token or f"link:{target}",
+                action,
             )
             try:
                 if os.readlink(link) == target:
@@ -149,7 +169,7 @@ class DirectoryStore:
             except FileNotFoundError:
                 return None
             except OSError as exc:
-                raise self._read_error(namespace, name, link, exc) from exc
+                raise self._read_error(namespace, name, link, exc, action) from exc
         raise StoreError(
             f"Secret {namespace}/{name} in {self.description} kept changing while being read",
             hint="Another process is rewriting it in a loop; stop it and run again",
@@ -236,18 +256,67 @@ class DirectoryStore:
         aside before the symlink takes its place, so a crash in between those two
         renames leaves the secret absent (the next run issues it again).
 
+        Only the keys certctl owns are replaced: every other file of the old secret
+        (and every label or annotation certctl does not own) is carried into the new
+        generation. A secret that is not certctl's (see
+        :func:`~certctl.stores.base.belongs_to`) is refused unless the store was built
+        with ``force``.
+
         Raises:
             UsageError: the namespace, name or a data key is not valid.
+            ForeignSecretError: the secret exists and is not certctl's.
+            UnsafeStorePathError: its namespace or secret folder links out of the store.
             StoreError: the disk refused (full, read-only, permissions); the old
                 secret is unchanged.
         """
         namespace, name = record.namespace, record.name
         check_namespace(namespace)
         _check_name(name)
-        files = check_data(record)
-        files.append((METADATA_FILE, _encode_metadata(record)))
+        check_data(record)
         with self._stripes[hash((namespace, name)) % _STRIPES]:
+            self.check_writable(namespace, name)
+            existing = self._read(namespace, name, "write")
+            if (
+                existing is not None
+                and not self.force
+                and not _is_generation(existing)
+                and not belongs_to(existing, record.annotations.get(CERTIFICATE_NAME_ANNOTATION))
+            ):
+                # A folder certctl did not create (a real folder, or someone's symlink).
+                raise foreign_secret_error(existing, self.description)
+            merged = carry_over(existing, record)
+            _check_carried_keys(merged, self.description)
+            files = check_data(merged)
+            files.append((METADATA_FILE, _encode_metadata(merged)))
             return self._write_locked(namespace, name, files)
+
+    def check_writable(self, namespace: str, name: str) -> None:
+        """Refuse a secret whose namespace folder or secret folder is a symlink out of the store.
+
+        Writing there would put private keys wherever the link points. A secret folder
+        that is one of certctl's generation links is fine; any other symlink must stay
+        inside the store.
+
+        Raises:
+            UnsafeStorePathError: the namespace or secret folder leaves the store.
+        """
+        namespace_dir = os.path.join(self._root, namespace)
+        link = os.path.join(namespace_dir, name)
+        for path, what in ((namespace_dir, "namespace folder"), (link, "secret folder")):
+            try:
+                target = os.readlink(path)
+            except OSError:
+                continue  # not a symlink (or absent): nothing to follow
+            if path == link and _token_of(name, target) is not None:
+                continue
+            if not _inside(os.path.realpath(path), os.path.realpath(self._root)):
+                raise UnsafeStorePathError(
+                    f"Secret {namespace}/{name} in {self.description} is not written: its "
+                    f"{what} {path} is a symlink to {os.path.realpath(path)}, outside the "
+                    "store, and certctl never writes through a link that leaves the store",
+                    hint=f"Replace the link {path} with a real folder, or point --store at "
+                    "the folder it links to",
+                )
 
     def delete(self, namespace: str, name: str) -> bool:
         """Delete the secret; return whether it existed.
@@ -479,14 +548,14 @@ class DirectoryStore:
                 self._leftovers.setdefault(namespace, {}).setdefault(name, set()).update(kept)
 
     def _read_folder(
-        self, namespace: str, name: str, folder: str, version: str
+        self, namespace: str, name: str, folder: str, version: str, action: str = "read"
     ) -> SecretRecord | None:
         try:
             directory_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         except FileNotFoundError:
             return None  # a dangling symlink, or a generation deleted under us
         except OSError as exc:
-            raise self._read_error(namespace, name, folder, exc) from exc
+            raise self._read_error(namespace, name, folder, exc, action) from exc
         record = SecretRecord(namespace=namespace, name=name, version=version)
         path = folder
         try:
@@ -507,7 +576,7 @@ class DirectoryStore:
         except FileNotFoundError:
             return None  # deleted while we read it; read() looks again
         except OSError as exc:
-            raise self._read_error(namespace, name, path, exc) from exc
+            raise self._read_error(namespace, name, path, exc, action) from exc
         finally:
             os.close(directory_fd)
         if raw is not None:
@@ -525,7 +594,11 @@ class DirectoryStore:
                 hint=_hint_for(exc),
             ) from exc
 
-    def _read_error(self, namespace: str, name: str, path: str, exc: OSError) -> StoreError:
+    def _read_error(
+        self, namespace: str, name: str, path: str, exc: OSError, action: str = "read"
+    ) -> StoreError:
+        if action == "write":  # reading the old secret to carry its other keys over
+            return self._write_error(namespace, name, path, exc, "write")
         return StoreError(
             f"Could not read secret {namespace}/{name} from {self.description}: "
             f"{path}: {exc.strerror or exc}",
@@ -560,6 +633,37 @@ class DirectoryStore:
 
 
 # -- helpers -------------------------------------------------------------------
+
+
+def _is_generation(record: SecretRecord) -> bool:
+    """Whether ``record`` was read through one of certctl's generation links."""
+    return record.version is not None and _TOKEN_RE.fullmatch(record.version) is not None
+
+
+def _check_carried_keys(record: SecretRecord, store: str) -> None:
+    """A file carried over must be a valid data key, or the rewrite would have to drop it."""
+    for key in record.data:
+        if not _is_data_key(key):
+            raise IssuanceError(
+                f"Secret {record.key} in {store} holds a file {key!r} that is not a valid "
+                "Secret data key (letters, digits, '-', '_' and '.'); certctl keeps every "
+                "file it did not write, and cannot keep this one, so it leaves the secret alone",
+                reason="InvalidDataKey",
+                hint="Rename or move that file out of the secret folder and run again",
+            )
+
+
+def _is_data_key(key: str) -> bool:
+    return (
+        len(key) <= MAX_DATA_KEY
+        and not key.startswith("..")
+        and key not in (".", "..")
+        and DATA_KEY_RE.fullmatch(key) is not None
+    )
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
 def _is_valid_name(name: str) -> bool:

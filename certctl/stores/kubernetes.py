@@ -34,21 +34,21 @@ from kubernetes import config as k8s_config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from certctl.errors import IssuanceError, LockHeldError, StoreError, UsageError
-from certctl.stores.base import MANAGED_LABEL, SecretRecord
+from certctl.errors import LockHeldError, StoreError, UsageError
+from certctl.stores.base import (
+    CERTIFICATE_NAME_ANNOTATION,
+    MANAGED_LABEL,
+    ForeignSecretError,
+    SecretRecord,
+    belongs_to,
+    foreign_secret_error,
+)
 
 FIELD_MANAGER = "certctl"
-CERTIFICATE_NAME_ANNOTATION = "cert-manager.io/certificate-name"
 LEASE_NAME = "certctl-lock"
 LEASE_DURATION = 60
 RETRIES = 5
 T = TypeVar("T")
-
-
-class ForeignSecretError(IssuanceError):
-    """A Secret of the wanted name exists and belongs to something else."""
-
-    reason = "ForeignSecret"
 
 
 class KubernetesStore:
@@ -168,19 +168,9 @@ class KubernetesStore:
 
     def write(self, record: SecretRecord) -> str:
         existing = self.read(record.namespace, record.name)
-        if existing is not None and not self.force and not _belongs_to(existing, record):
-            owner = existing.annotations.get(CERTIFICATE_NAME_ANNOTATION)
-            why = (
-                f"it was issued for Certificate {owner!r}"
-                if owner
-                else "it carries no cert-manager.io/certificate-name annotation and was not "
-                "created by certctl"
-            )
-            raise ForeignSecretError(
-                f"Secret {record.namespace}/{record.name} already exists in the cluster and "
-                f"belongs to something else: {why}; certctl leaves it alone",
-                hint="Point spec.secretName at another Secret, or run with --force to take it over",
-            )
+        owner = record.annotations.get(CERTIFICATE_NAME_ANNOTATION)
+        if existing is not None and not self.force and not belongs_to(existing, owner):
+            raise foreign_secret_error(existing, "the cluster")
         labels = {**record.labels, MANAGED_LABEL: "true"}
         body = {
             "apiVersion": "v1",
@@ -599,14 +589,6 @@ def _record(item: Any) -> SecretRecord:
         annotations=dict(metadata.annotations or {}),
         version=metadata.resource_version,
     )
-
-
-def _belongs_to(existing: SecretRecord, record: SecretRecord) -> bool:
-    wanted = record.annotations.get(CERTIFICATE_NAME_ANNOTATION)
-    current = existing.annotations.get(CERTIFICATE_NAME_ANNOTATION)
-    if wanted is not None and current == wanted:
-        return True
-    return existing.labels.get(MANAGED_LABEL) == "true" and current in (None, wanted)
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:

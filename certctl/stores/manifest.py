@@ -62,7 +62,7 @@ import yaml
 
 from certctl.clock import Clock
 from certctl.errors import StoreError, UsageError
-from certctl.stores.base import SecretRecord
+from certctl.stores.base import SecretRecord, carry_over
 from certctl.stores.common import (
     check_data,
     check_namespace,
@@ -244,6 +244,9 @@ class ManifestFileStore:
         """Insert or replace the Secret's document and return its version.
 
         When the document already holds exactly this content FILE is not touched.
+        Only the keys certctl owns are replaced: every other data key, label and
+        annotation of the document is kept. (Whether the Secret is certctl's to write
+        at all is the reconciler's decision, made before anything is issued.)
 
         Raises:
             UsageError: the namespace, name or a data key is not valid.
@@ -251,13 +254,15 @@ class ManifestFileStore:
         """
         check_namespace(record.namespace)
         _check_name(record.name)
-        data = sorted(check_data(record))
+        check_data(record)
         with self._mutex:
             for _ in range(_WRITE_ATTEMPTS):
                 parsed = self._load()
                 position = parsed.index.get((record.namespace, record.name))
                 existing = None if position is None else parsed.documents[position].secret
-                body = _secret_body(record, data, existing.body if existing else None)
+                merged = carry_over(existing.to_record() if existing else None, record)
+                data = sorted(check_data(merged))
+                body = _secret_body(merged, data, existing.body if existing else None)
                 if existing is not None and existing.body == body:
                     return existing.version
                 document = _Document(_render_secret(body), 0, _secret_from_body(body))

@@ -8,7 +8,13 @@ from collections.abc import Callable
 
 import pytest
 
-from certctl.api.models import Certificate, IssuerRef, PrivateKeySpec, X509Subject
+from certctl.api.models import (
+    Certificate,
+    IssuerRef,
+    PrivateKeySpec,
+    RenewalSpec,
+    X509Subject,
+)
 from certctl.engine.policies import PolicyInput, evaluate_reissue_chain
 from certctl.engine.reconcile import compute_renewal, decode_secret
 from certctl.pki.keys import encode_private_key, generate_private_key
@@ -49,6 +55,25 @@ def with_data(key: str, value: bytes) -> Mutation:
 def with_annotation(key: str, value: str) -> Mutation:
     def mutate(record: SecretRecord) -> SecretRecord:
         return dataclasses.replace(record, annotations={**record.annotations, key: value})
+
+    return mutate
+
+
+ISSUER_ANNOTATIONS = (
+    "cert-manager.io/issuer-name",
+    "cert-manager.io/issuer-kind",
+    "cert-manager.io/issuer-group",
+)
+
+
+def without_issuer_annotations(record: SecretRecord) -> SecretRecord:
+    kept = {k: v for k, v in record.annotations.items() if k not in ISSUER_ANNOTATIONS}
+    return dataclasses.replace(record, annotations=kept)
+
+
+def only_annotation(key: str, value: str) -> Mutation:
+    def mutate(record: SecretRecord) -> SecretRecord:
+        return with_annotation(key, value)(without_issuer_annotations(record))
 
     return mutate
 
@@ -219,6 +244,52 @@ CASES = [
         NOW + 91 * DAY,
         "Expired",
         id="an expired certificate is reissued as expired",
+    ),
+    pytest.param(
+        with_spec(BASE, renewal=RenewalSpec(policy="Disabled")),
+        unchanged,
+        NOW + 61 * DAY,
+        None,
+        id="with renewal disabled the renewal time never comes",
+    ),
+    pytest.param(
+        with_spec(BASE, renewal=RenewalSpec(policy="Disabled")),
+        unchanged,
+        NOW + 91 * DAY,
+        None,
+        id="with renewal disabled even expiry does not reissue, as in cert-manager",
+    ),
+    pytest.param(
+        with_spec(
+            BASE,
+            renewal=RenewalSpec(policy="Disabled"),
+            dns_names=("web.example.test", "www.example.test"),
+        ),
+        unchanged,
+        NOW + 91 * DAY,
+        "SecretMismatch",
+        id="with renewal disabled a spec change still reissues",
+    ),
+    pytest.param(
+        BASE,
+        without_issuer_annotations,
+        NOW,
+        None,
+        id="a matching pair with no issuer annotations at all is kept",
+    ),
+    pytest.param(
+        with_spec(BASE, private_key=PrivateKeySpec(algorithm="RSA", size=2048)),
+        without_issuer_annotations,
+        NOW,
+        "SecretMismatch",
+        id="a pair with no issuer annotations and the wrong key algorithm is a secret mismatch",
+    ),
+    pytest.param(
+        BASE,
+        only_annotation("cert-manager.io/issuer-kind", "ClusterIssuer"),
+        NOW,
+        "IncorrectIssuer",
+        id="one issuer annotation alone is enough to run the issuer check",
     ),
 ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import json
 import os
 import random
 import signal
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from certctl.errors import LockHeldError, StoreError, UsageError
-from certctl.stores.base import SecretRecord
+from certctl.stores.base import ForeignSecretError, SecretRecord, UnsafeStorePathError
 from certctl.stores.directory import LOCK_FILE, METADATA_FILE, DirectoryStore
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -330,15 +331,127 @@ def test_delete_removes_a_hand_made_folder(root: Path) -> None:
     assert entries(root / "default") == set()
 
 
-def test_writing_over_a_hand_made_folder_replaces_it(root: Path) -> None:
-    (root / "default" / "web").mkdir(parents=True)
-    (root / "default" / "web" / "stale.pem").write_bytes(b"old")
-    store = DirectoryStore(root)
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (following its symlinks), by relative path."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def hand_made_folder(root: Path) -> Path:
+    folder = root / "default" / "web"
+    folder.mkdir(parents=True)
+    (folder / "tls.crt").write_bytes(b"a certificate from openssl\n")
+    (folder / "tls.key").write_bytes(b"its key\n")
+    (folder / "notes.txt").write_bytes(b"not certctl's\n")
+    return folder
+
+
+def test_a_hand_made_folder_is_refused_and_left_as_it_was(root: Path) -> None:
+    folder = hand_made_folder(root)
+    before = tree(root)
+
+    with pytest.raises(ForeignSecretError) as caught:
+        DirectoryStore(root).write(secret())
+
+    assert "default/web" in caught.value.message
+    assert "--force" in caught.value.hint
+    assert caught.value.exit_code == 1
+    assert tree(root) == before
+    assert not folder.is_symlink()
+
+
+def test_a_hand_made_folder_that_names_its_certificate_is_adopted(root: Path) -> None:
+    folder = hand_made_folder(root)
+    (folder / METADATA_FILE).write_text(
+        '{"annotations": {"cert-manager.io/certificate-name": "web"}}'
+    )
+    record = secret(annotations={"cert-manager.io/certificate-name": "web"})
+
+    DirectoryStore(root).write(record)
+
+    got = DirectoryStore(root).read("default", "web")
+    assert got is not None and got.data["tls.crt"] == record.data["tls.crt"]
+    assert got.data["notes.txt"] == b"not certctl's\n"
+
+
+def test_force_takes_over_a_hand_made_folder_and_keeps_the_files_certctl_does_not_own(
+    root: Path,
+) -> None:
+    hand_made_folder(root)
+    store = DirectoryStore(root, force=True)
 
     token = store.write(secret())
 
-    assert same_secret(store.read("default", "web"), secret())
+    got = store.read("default", "web")
+    assert got is not None
+    assert got.data == {**secret().data, "notes.txt": b"not certctl's\n"}
     assert entries(root / "default") == {"web", f".web.{token}"}
+
+
+def test_a_rewrite_keeps_keys_labels_and_annotations_certctl_does_not_own(
+    store: DirectoryStore, root: Path
+) -> None:
+    store.write(secret(marker="old", labels={"certctl.io/managed": "true"}))
+    # Another tool adds a key to the folder, and a label and an annotation to the metadata.
+    current = root / "default" / "web"
+    (current / "extra.conf").write_bytes(b"keep me\n")
+    (current / "keystore.p12").write_bytes(b"a keystore certctl no longer wants\n")
+    metadata = json.loads((current / METADATA_FILE).read_text())
+    metadata["labels"]["team"] = "payments"
+    metadata["annotations"]["example.com/owner"] = "alice"
+    (current / METADATA_FILE).write_text(json.dumps(metadata))
+
+    store.write(secret(marker="new", labels={"certctl.io/managed": "true"}))
+
+    got = store.read("default", "web")
+    assert got is not None
+    assert got.data == {**secret(marker="new").data, "extra.conf": b"keep me\n"}
+    assert got.labels == {"certctl.io/managed": "true", "team": "payments"}
+    assert got.annotations == {"certctl.test/marker": "new", "example.com/owner": "alice"}
+
+
+@pytest.mark.parametrize(
+    "link_namespace",
+    [
+        pytest.param(True, id="a namespace folder that links out of the store is refused"),
+        pytest.param(False, id="a secret folder that links out of the store is refused"),
+    ],
+)
+def test_a_symlink_out_of_the_store_is_never_written_through(
+    tmp_path: Path, root: Path, link_namespace: bool
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "web").mkdir()
+    (outside / "web" / "tls.crt").write_bytes(b"someone else's\n")
+    (root / "default").parent.mkdir(parents=True, exist_ok=True)
+    if link_namespace:
+        (root / "default").symlink_to(outside)
+    else:
+        (root / "default").mkdir()
+        (root / "default" / "web").symlink_to(outside / "web")
+    before = tree(outside)
+
+    for force in (False, True):
+        with pytest.raises(UnsafeStorePathError) as caught:
+            DirectoryStore(root, force=force).write(secret())
+        assert "outside the store" in caught.value.message
+        assert caught.value.exit_code == 1
+
+    assert tree(outside) == before
+    assert sorted(p.name for p in outside.iterdir()) == ["web"]
+
+
+def test_a_symlink_that_stays_inside_the_store_is_allowed(root: Path) -> None:
+    (root / "prod").mkdir(parents=True)
+    (root / "default").symlink_to("prod")
+
+    DirectoryStore(root).write(secret())
+
+    assert same_secret(DirectoryStore(root).read("prod", "web"), secret())
 
 
 # -- crashes ---------------------------------------------------------------------
@@ -421,13 +534,14 @@ def test_a_failure_at_every_step_leaves_the_old_or_the_new_secret(
     probe_root = tmp_path / "probe"
     setup(probe_root)
     with probe.active():
-        DirectoryStore(probe_root).write(new)
+        DirectoryStore(probe_root, force=may_vanish).write(new)
     assert probe.calls > 5
 
     for fail_at in range(1, probe.calls + 1):
         root = tmp_path / f"fail-at-{fail_at}"
         old = setup(root)
-        store = DirectoryStore(root)
+        # Replacing a hand-made folder is a takeover: only --force allows it.
+        store = DirectoryStore(root, force=may_vanish)
         injector = FaultInjector(monkeypatch)
         injector.fail_at, injector.persistent = fail_at, persistent
         with injector.active(), suppress(StoreError):
@@ -442,7 +556,7 @@ def test_a_failure_at_every_step_leaves_the_old_or_the_new_secret(
             )
 
         # The next write, in this process or the next one, tidies up.
-        for next_store in (store, DirectoryStore(root)):
+        for next_store in (store, DirectoryStore(root, force=may_vanish)):
             token = next_store.write(new)
             assert entries(root / "default") == {"web", f".web.{token}"}, f"call {fail_at}"
 
@@ -451,7 +565,7 @@ KILLED_WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from certctl.stores.base import SecretRecord
+    from certctl.stores.base import ForeignSecretError, SecretRecord, UnsafeStorePathError
     from certctl.stores.directory import DirectoryStore
 
     store = DirectoryStore(Path(sys.argv[1]))
