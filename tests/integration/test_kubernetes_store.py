@@ -436,3 +436,30 @@ def test_challenge_cleanup_removes_ingress_solver_objects_a_killed_run_left(
     assert kube_api.objects("pods", "default") == []
     assert kube_api.objects("services", "default") == []
     assert kube_api.objects("ingresses", "default") == []
+
+
+def test_a_rewrite_keeps_a_data_key_another_field_manager_added(
+    cluster: Cluster, quickstart: Path
+) -> None:
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+
+    assert cluster.run("issue", "-f", quickstart).exit_code == 0
+    api = k8s.CoreV1Api(k8s_config.new_client_from_config(config_file=str(cluster.kubeconfig)))
+    # A person adds a key with kubectl edit, as its own field manager.
+    api.patch_namespaced_secret(
+        "api-backend-tls",
+        "default",
+        {"data": {"extra.conf": base64.b64encode(b"listen 443;\n").decode()}},
+        field_manager="kubectl-edit",
+    )
+    before = cluster.secret("default", "api-backend-tls")
+    assert before is not None
+
+    result = cluster.run("issue", "-f", quickstart, "--force", "--name", "api-backend")
+
+    assert result.exit_code == 0, describe(result)
+    after = cluster.secret("default", "api-backend-tls")
+    assert after is not None
+    assert after["data"]["tls.crt"] != before["data"]["tls.crt"]
+    assert base64.b64decode(after["data"]["extra.conf"]) == b"listen 443;\n"
