@@ -125,3 +125,18 @@ def test_other_kinds_are_counted_as_ignored(cli: Cli) -> None:
 
     assert result.exit_code == 0, describe(result)
     assert "ignored: 1 ConfigMap" in result.stdout
+
+
+def test_manifest_text_in_messages_cannot_drive_the_terminal(cli: Cli) -> None:
+    document = certificate("web", usages=["\x1b[2Jserver auth"])
+    document["metadata"]["name"] = "web\x1b[2J"
+    document["spec"]["\x1b[31mcolour"] = "x"
+    path = cli.manifest("escape.yaml", SELFSIGNED, document)
+
+    result = cli.run("validate", "-f", path)
+
+    assert result.exit_code == 2, describe(result)
+    assert "\x1b" not in result.output
+    assert 'metadata.name: Invalid value: "web\\x1b[2J"' in result.stderr
+    assert 'spec.usages[0]: Invalid value: "\\x1b[2Jserver auth": unknown keyusage' in result.stderr
+    assert 'spec.\\x1b[31mcolour: unknown field "\\x1b[31mcolour"' in result.stderr
