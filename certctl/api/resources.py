@@ -113,14 +113,16 @@ NAME_CONSTRAINT_ITEM = Obj(
 
 RENEWAL_WINDOW = Obj(
     {
-        "cron": Field(Str(check=v.cron_expression), required=True),
+        "cron": Field(Str(), required=True),
         "windowDuration": Field(
             Str(check=v.window_duration),
             required=True,
             required_detail="windowDuration must be specified and should be greater than 0",
         ),
-        "timezone": Field(Str(check=v.timezone)),
-    }
+        # The CRD gives timezone a minimum length of 1.
+        "timezone": Field(Str(min_length=1, check=v.timezone)),
+    },
+    rules=[v.check_renewal_window],
 )
 
 PASSWORD_FIELDS = {
@@ -376,16 +378,18 @@ def _prefixed(prefix: str, message: str | None) -> str | None:
     return prefix + message if message else None
 
 
+# A Gateway API ParentReference. The CRD defaults group and kind (to a Gateway) before
+# the webhook's "kind is required when name is specified" can see a missing kind, and
+# requires name; namespace has the DNS label pattern.
 PARENT_REF = Obj(
     {
-        "group": Field(Str()),
-        "kind": Field(Str()),
-        "namespace": Field(Str()),
-        "name": Field(Str()),
+        "group": Field(Str(), default="gateway.networking.k8s.io"),
+        "kind": Field(Str(), default="Gateway"),
+        "namespace": Field(Str(min_length=1, check=v.gateway_namespace)),
+        "name": Field(Str(), required=True),
         "sectionName": Field(Str()),
         "port": Field(Int(minimum=1, maximum=65535)),
-    },
-    rules=[v.check_parent_ref],
+    }
 )
 
 GATEWAY_SOLVER = Obj(
@@ -506,7 +510,7 @@ DNS01_PROVIDERS = (
 DNS01 = Obj(
     {
         "cnameStrategy": Field(Str(enum=("None", "Follow"))),
-        "nameservers": Field(STRINGS),
+        "nameservers": Field(ListOf(Str(check=v.dns01_nameserver))),
         "akamai": Field(
             Obj(
                 {
@@ -614,7 +618,9 @@ DNS01 = Obj(
         "rfc2136": Field(
             Obj(
                 {
-                    "nameserver": Field(Str(check=v.nameserver), required=True),
+                    "nameserver": Field(
+                        Str(check=v.nameserver), required=True, normalize=v.normalize_nameserver
+                    ),
                     "tsigSecretSecretRef": Field(secret_key_ref()),
                     "tsigKeyName": Field(Str()),
                     "tsigAlgorithm": Field(
@@ -643,6 +649,7 @@ DNS01 = Obj(
         # certctl extension: run a hook with "present|cleanup FQDN VALUE" appended.
         "exec": Field(Obj({"command": Field(ListOf(Str(), min_items=1), required=True)})),
     },
+    first_only=DNS01_PROVIDERS,
     rules=[
         v.exactly_one(
             DNS01_PROVIDERS,
@@ -671,6 +678,7 @@ SOLVER = Obj(
         "dns01": Field(DNS01),
         "waitInsteadOfSelfCheck": Field(Duration()),
     },
+    first_only=("http01", "dns01"),
     rules=[
         v.exactly_one(
             ("http01", "dns01"),
@@ -683,8 +691,10 @@ SOLVER = Obj(
 ACME = Obj(
     {
         "email": Field(Str()),
+        # Only required: cert-manager does not parse the URL at admission (the issuer
+        # then fails to reach it, as certctl's issue does).
         "server": Field(
-            Str(check=v.http_url),
+            Str(),
             required=True,
             required_detail="acme server URL is a required field",
         ),
@@ -758,7 +768,8 @@ VAULT_AUTH = Obj(
         "appRole": Field(
             Obj(
                 {
-                    "path": Field(VAULT_MOUNT_PATH, default="approle"),
+                    # Required by the CRD; there is no default mount.
+                    "path": Field(VAULT_MOUNT_PATH, required=True),
                     "roleId": Field(Str(), required=True),
                     "secretRef": Field(secret_key_ref(), required=True),
                 }
@@ -838,7 +849,8 @@ VAULT_AUTH = Obj(
 
 VAULT = Obj(
     {
-        "server": Field(Str(check=v.http_url), required=True),
+        # Only required, as for ACME: cert-manager does not parse it at admission.
+        "server": Field(Str(), required=True),
         "path": Field(Str(check=v.vault_path), required=True),
         "namespace": Field(Str()),
         "serverName": Field(Str()),
@@ -930,6 +942,7 @@ ISSUER_BLOCKS: dict[str, Obj] = {
 
 ISSUER_SPEC = Obj(
     {name: Field(block) for name, block in ISSUER_BLOCKS.items()},
+    first_only=("acme", "ca", "selfSigned", "vault", "venafi"),
     rules=[
         v.exactly_one(
             ("acme", "ca", "selfSigned", "vault", "venafi"),
