@@ -14,6 +14,7 @@ import binascii
 import datetime as dt
 import ipaddress
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -151,6 +152,125 @@ def cidr(value: str) -> str | None:
     except ValueError:
         return "must be a CIDR, e.g. 10.0.0.0/8 or 2001:db8::/32"
     return None
+
+
+# Characters that show nothing or move the cursor: C0/C1 controls, format characters
+# (byte-order mark, bidi overrides, zero-width space) and the line/paragraph separators.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_CONTROL_NAMES = {
+    "\x00": "NUL",
+    "\x07": "BEL",
+    "\x08": "BACKSPACE",
+    "\t": "TAB",
+    "\n": "LINE FEED",
+    "\r": "CARRIAGE RETURN",
+    "\x1b": "ESC",
+    "\x7f": "DEL",
+}
+
+
+def _describe_character(char: str) -> str:
+    name = unicodedata.name(char, "")
+    if char == "\ufeff":
+        name = "ZERO WIDTH NO-BREAK SPACE, a byte-order mark"
+    elif not name:
+        name = _CONTROL_NAMES.get(char, "a control character")
+    return f"U+{ord(char):04X} ({name})" if name else f"U+{ord(char):04X}"
+
+
+def control_character(value: str) -> str | None:
+    """Describe the first invisible or control character of ``value``, if any."""
+    for index, char in enumerate(value):
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            return f"the invisible character {_describe_character(char)} at position {index + 1}"
+    return None
+
+
+def _a_label(domain: str) -> str | None:
+    """The A-label (punycode) form of an internationalised domain, or None if it has none."""
+    try:
+        encoded = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return encoded if encoded and encoded != domain else None
+
+
+def dns_name(value: str) -> str | None:
+    """A ``dnsNames`` entry: ASCII, because a SAN dNSName is an IA5String.
+
+    cert-manager's webhook does not look at DNS names; Go's x509 then fails to
+    build the request for a name that is not ASCII, so certctl says so up front.
+    """
+    if value.isascii():
+        return None
+    invisible = control_character(value)
+    if invisible:
+        return f"contains {invisible}; remove it"
+    a_label = _a_label(value)
+    if a_label:
+        return (
+            "must be ASCII: write an internationalised name in its A-label (punycode) "
+            f'form, "{a_label}"'
+        )
+    return "must be ASCII, and this is not a valid internationalised domain name (IDNA)"
+
+
+def email_san(value: str) -> str | None:
+    """An ``emailAddresses`` entry: a bare address (``email_address``) that is ASCII.
+
+    A SAN rfc822Name is an IA5String: an internationalised domain must be written
+    in its A-label form, and a non-ASCII local part cannot be encoded at all.
+    """
+    return email_address(value) or ascii_email(value)
+
+
+def ascii_email(value: str) -> str | None:
+    """An address, ``@domain`` or ``.domain`` (as name constraints take them) in ASCII."""
+    if value.isascii():
+        return None
+    invisible = control_character(value)
+    if invisible:
+        return f"contains {invisible}; remove it"
+    local, at, domain = value.rpartition("@")
+    if not local.isascii():
+        return (
+            "must be ASCII: a certificate's email address (rfc822Name) cannot hold a "
+            "non-ASCII local part"
+        )
+    a_label = _a_label(domain.lstrip("."))
+    if a_label:
+        dot = "." if domain.startswith(".") else ""
+        return (
+            "must be ASCII: write the internationalised domain in its A-label "
+            f'(punycode) form, "{local}{at}{dot}{a_label}"'
+        )
+    return "must be ASCII, and this is not a valid internationalised domain name (IDNA)"
+
+
+def uri_san(value: str) -> str | None:
+    """A ``uris`` entry: ASCII, because a SAN uniformResourceIdentifier is an IA5String."""
+    if value.isascii():
+        return None
+    invisible = control_character(value)
+    if invisible:
+        return f"contains {invisible}; remove it"
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    rest = value.replace(host, "", 1) if host else value
+    a_label = _a_label(host) if host else None
+    if a_label and rest.isascii():
+        return (
+            "must be ASCII: write the internationalised host in its A-label (punycode) "
+            f'form, "{value.replace(host, a_label, 1)}"'
+        )
+    return "must be ASCII: percent-encode other characters (RFC 3986)"
+
+
+def country(value: str) -> str | None:
+    """A ``subject.countries`` entry: not empty (certctl; Go would write an empty C)."""
+    if value:
+        return None
+    return 'must not be empty: a country is a two-letter ISO 3166 code such as "DE"'
 
 
 # RFC 5322 addr-spec: a dot-atom or quoted local part, and a dot-atom or literal domain.
@@ -706,6 +826,10 @@ def _check_subject(spec: Mapping[str, Any], path: Path, out: Problems) -> str:
             "Invalid value: When providing a `LiteralSubject` no `Subject` properties may be "
             "provided.",
         )
+    control = control_character(literal)
+    if control:
+        # certctl: cryptography cannot put these in a name, and they are never intended.
+        out.invalid(where, literal, f"must not contain {control}")
     try:
         rdns = parse_literal_subject(literal)
     except ValueError as exc:
@@ -716,12 +840,29 @@ def _check_subject(spec: Mapping[str, Any], path: Path, out: Problems) -> str:
         for key, value in rdn:
             if key == "CN":
                 literal_cn = value
+            elif key == "C" and len(value) != 2:
+                # certctl: X.520 countryName is exactly two letters, and cryptography
+                # refuses any other length in a parsed DN.
+                out.invalid(
+                    where,
+                    literal,
+                    f"the country (C) {_quoted(value)} must be a two-letter ISO 3166 code "
+                    'such as "DE"',
+                )
+            if key == "CN" and not value:
+                out.invalid(
+                    where, literal, "the common name (CN) is empty; give it a value or leave it out"
+                )
     # cert-manager reports each unknown type after it has taken the CN (certificate.go).
     for _key, value in unknown_subject_keys(rdns):
         out.invalid(
             where, literal, f"Literal subject contains unrecognized key with value [{value}]"
         )
     return literal_cn
+
+
+def _quoted(value: str) -> str:
+    return f'"{value}"'
 
 
 def _check_private_key(spec: Mapping[str, Any], path: Path, out: Problems) -> None:
