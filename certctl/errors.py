@@ -12,6 +12,8 @@ single place and maps ``exit_code`` to the process exit status:
 
 from __future__ import annotations
 
+import unicodedata
+
 EXIT_OK = 0
 EXIT_CERTIFICATE_FAILED = 1
 EXIT_INVALID_INPUT = 2
@@ -70,16 +72,42 @@ class UsageError(CertctlError):
     reason = "InvalidUsage"
 
 
+# What a terminal would act on or hide: C0 and C1 controls (ESC, BEL, NUL, newline),
+# format characters (bidi overrides, zero-width, byte-order mark), line separators.
+_UNPRINTABLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def printable(text: str) -> str:
+    r"""``text`` with every control or invisible character escaped (``\x1b``, ``\u2028``).
+
+    Manifest text quoted in a message goes through this, so that a manifest can
+    neither rewrite the terminal nor hide characters from the reader.
+    """
+    if text.isprintable():
+        return text
+    out = []
+    for char in text:
+        if unicodedata.category(char) in _UNPRINTABLE_CATEGORIES:
+            code = ord(char)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
 class ManifestProblem:
-    """One problem found in one manifest document."""
+    """One problem found in one manifest document.
+
+    The path, field and message are made ``printable``: they quote manifest text.
+    """
 
     __slots__ = ("field", "line", "message", "path")
 
     def __init__(self, path: str, line: int | None, field: str, message: str) -> None:
-        self.path = path
+        self.path = printable(path)
         self.line = line
-        self.field = field
-        self.message = message
+        self.field = printable(field)
+        self.message = printable(message)
 
     def location(self) -> str:
         return f"{self.path}:{self.line}" if self.line else self.path

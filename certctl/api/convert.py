@@ -184,14 +184,21 @@ def _renewal(raw: Raw | None) -> RenewalSpec | None:
         return None
     return RenewalSpec(
         policy=raw["policy"],
-        windows=tuple(
-            RenewalWindow(
-                cron=window["cron"],
-                window_duration=parse_go_duration(window["windowDuration"]),
-                timezone=window.get("timezone") or "UTC",
-            )
-            for window in raw.get("windows") or ()
-        ),
+        windows=tuple(_renewal_window(window) for window in raw.get("windows") or ()),
+    )
+
+
+def _renewal_window(raw: Raw) -> RenewalWindow:
+    cron, zone = raw["cron"], raw.get("timezone") or ""
+    if not zone and cron.startswith(("TZ=", "CRON_TZ=")):
+        # cert-manager's cron parser takes the zone from a CRON_TZ= (or TZ=) prefix
+        # when timezone is unset; validation made sure a spec follows it.
+        prefix, _, cron = cron.partition(" ")
+        zone, cron = prefix.partition("=")[2], cron.strip()
+    return RenewalWindow(
+        cron=cron,
+        window_duration=parse_go_duration(raw["windowDuration"]),
+        timezone=zone or "UTC",
     )
 
 

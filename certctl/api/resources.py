@@ -37,6 +37,10 @@ STRING_MAP = MapOf(Str())
 LABELS = MapOf(Str(), rules=[v.check_labels])
 ANNOTATIONS = MapOf(Str(), rules=[v.check_annotations])
 URLS = ListOf(Str(check=v.url))
+#: A Secret's name, wherever a manifest points at one. cert-manager's webhook does not
+#: check these, but no Secret can have another name, and the stores refuse them: certctl
+#: rejects them up front so that a run never stops half way (exit 2, nothing written).
+SECRET_NAME = Str(check=v.dns1123_subdomain)
 
 
 def secret_key_ref(*, key_required: bool = False, key_default: str | None = None) -> Obj:
@@ -48,7 +52,7 @@ def secret_key_ref(*, key_required: bool = False, key_default: str | None = None
     """
     return Obj(
         {
-            "name": Field(Str(), required=True, required_detail="secret name is required"),
+            "name": Field(SECRET_NAME, required=True, required_detail="secret name is required"),
             "key": Field(
                 Str(),
                 required=key_required,
@@ -59,7 +63,7 @@ def secret_key_ref(*, key_required: bool = False, key_default: str | None = None
     )
 
 
-LOCAL_REF = Obj({"name": Field(Str(), required=True)})
+LOCAL_REF = Obj({"name": Field(SECRET_NAME, required=True)})
 SERVICE_ACCOUNT_REF = Obj(
     {"name": Field(Str(), required=True), "audiences": Field(STRINGS)},
 )
@@ -104,23 +108,26 @@ def top_level(spec: Obj) -> Obj:
 
 NAME_CONSTRAINT_ITEM = Obj(
     {
-        "dnsDomains": Field(STRINGS),
+        "dnsDomains": Field(ListOf(Str(check=v.dns_name))),
         "ipRanges": Field(ListOf(Str(check=v.cidr))),
-        "emailAddresses": Field(STRINGS),
-        "uriDomains": Field(STRINGS),
+        # "a@example.com", "example.com" or ".example.com", in ASCII.
+        "emailAddresses": Field(ListOf(Str(check=v.ascii_email))),
+        "uriDomains": Field(ListOf(Str(check=v.dns_name))),
     }
 )
 
 RENEWAL_WINDOW = Obj(
     {
-        "cron": Field(Str(check=v.cron_expression), required=True),
+        "cron": Field(Str(), required=True),
         "windowDuration": Field(
             Str(check=v.window_duration),
             required=True,
             required_detail="windowDuration must be specified and should be greater than 0",
         ),
-        "timezone": Field(Str(check=v.timezone)),
-    }
+        # The CRD gives timezone a minimum length of 1.
+        "timezone": Field(Str(min_length=1, check=v.timezone)),
+    },
+    rules=[v.check_renewal_window],
 )
 
 PASSWORD_FIELDS = {
@@ -151,7 +158,7 @@ CERTIFICATE_SPEC = Obj(
             Obj(
                 {
                     "organizations": Field(STRINGS),
-                    "countries": Field(STRINGS),
+                    "countries": Field(ListOf(Str(check=v.country))),
                     "organizationalUnits": Field(STRINGS),
                     "localities": Field(STRINGS),
                     "provinces": Field(STRINGS),
@@ -161,10 +168,10 @@ CERTIFICATE_SPEC = Obj(
                 }
             )
         ),
-        "dnsNames": Field(STRINGS),
+        "dnsNames": Field(ListOf(Str(check=v.dns_name))),
         "ipAddresses": Field(ListOf(Str(check=v.ip_address))),
-        "uris": Field(STRINGS),
-        "emailAddresses": Field(ListOf(Str(check=v.email_address))),
+        "uris": Field(ListOf(Str(check=v.uri_san))),
+        "emailAddresses": Field(ListOf(Str(check=v.email_san))),
         "otherNames": Field(
             ListOf(
                 Obj(
@@ -376,16 +383,18 @@ def _prefixed(prefix: str, message: str | None) -> str | None:
     return prefix + message if message else None
 
 
+# A Gateway API ParentReference. The CRD defaults group and kind (to a Gateway) before
+# the webhook's "kind is required when name is specified" can see a missing kind, and
+# requires name; namespace has the DNS label pattern.
 PARENT_REF = Obj(
     {
-        "group": Field(Str()),
-        "kind": Field(Str()),
-        "namespace": Field(Str()),
-        "name": Field(Str()),
+        "group": Field(Str(), default="gateway.networking.k8s.io"),
+        "kind": Field(Str(), default="Gateway"),
+        "namespace": Field(Str(min_length=1, check=v.gateway_namespace)),
+        "name": Field(Str(), required=True),
         "sectionName": Field(Str()),
         "port": Field(Int(minimum=1, maximum=65535)),
-    },
-    rules=[v.check_parent_ref],
+    }
 )
 
 GATEWAY_SOLVER = Obj(
@@ -506,7 +515,7 @@ DNS01_PROVIDERS = (
 DNS01 = Obj(
     {
         "cnameStrategy": Field(Str(enum=("None", "Follow"))),
-        "nameservers": Field(STRINGS),
+        "nameservers": Field(ListOf(Str(check=v.dns01_nameserver))),
         "akamai": Field(
             Obj(
                 {
@@ -614,7 +623,9 @@ DNS01 = Obj(
         "rfc2136": Field(
             Obj(
                 {
-                    "nameserver": Field(Str(check=v.nameserver), required=True),
+                    "nameserver": Field(
+                        Str(check=v.nameserver), required=True, normalize=v.normalize_nameserver
+                    ),
                     "tsigSecretSecretRef": Field(secret_key_ref()),
                     "tsigKeyName": Field(Str()),
                     "tsigAlgorithm": Field(
@@ -643,6 +654,7 @@ DNS01 = Obj(
         # certctl extension: run a hook with "present|cleanup FQDN VALUE" appended.
         "exec": Field(Obj({"command": Field(ListOf(Str(), min_items=1), required=True)})),
     },
+    first_only=DNS01_PROVIDERS,
     rules=[
         v.exactly_one(
             DNS01_PROVIDERS,
@@ -671,6 +683,7 @@ SOLVER = Obj(
         "dns01": Field(DNS01),
         "waitInsteadOfSelfCheck": Field(Duration()),
     },
+    first_only=("http01", "dns01"),
     rules=[
         v.exactly_one(
             ("http01", "dns01"),
@@ -683,8 +696,10 @@ SOLVER = Obj(
 ACME = Obj(
     {
         "email": Field(Str()),
+        # Only required: cert-manager does not parse the URL at admission (the issuer
+        # then fails to reach it, as certctl's issue does).
         "server": Field(
-            Str(check=v.http_url),
+            Str(),
             required=True,
             required_detail="acme server URL is a required field",
         ),
@@ -710,7 +725,7 @@ ACME = Obj(
             Obj(
                 {
                     "name": Field(
-                        Str(),
+                        SECRET_NAME,
                         required=True,
                         required_detail="private key secret name is a required field",
                     ),
@@ -739,7 +754,7 @@ ACME = Obj(
 
 CA = Obj(
     {
-        "secretName": Field(Str(), required=True),
+        "secretName": Field(SECRET_NAME, required=True),
         "crlDistributionPoints": Field(URLS),
         "ocspServers": Field(URLS),
         "issuingCertificateURLs": Field(URLS),
@@ -758,7 +773,8 @@ VAULT_AUTH = Obj(
         "appRole": Field(
             Obj(
                 {
-                    "path": Field(VAULT_MOUNT_PATH, default="approle"),
+                    # Required by the CRD; there is no default mount.
+                    "path": Field(VAULT_MOUNT_PATH, required=True),
                     "roleId": Field(Str(), required=True),
                     "secretRef": Field(secret_key_ref(), required=True),
                 }
@@ -768,7 +784,7 @@ VAULT_AUTH = Obj(
             Obj(
                 {
                     "mountPath": Field(VAULT_MOUNT_PATH, default="/v1/auth/cert"),
-                    "secretName": Field(Str()),
+                    "secretName": Field(SECRET_NAME),
                     "name": Field(Str()),
                 }
             )
@@ -838,7 +854,8 @@ VAULT_AUTH = Obj(
 
 VAULT = Obj(
     {
-        "server": Field(Str(check=v.http_url), required=True),
+        # Only required, as for ACME: cert-manager does not parse it at admission.
+        "server": Field(Str(), required=True),
         "path": Field(Str(check=v.vault_path), required=True),
         "namespace": Field(Str()),
         "serverName": Field(Str()),
@@ -930,6 +947,7 @@ ISSUER_BLOCKS: dict[str, Obj] = {
 
 ISSUER_SPEC = Obj(
     {name: Field(block) for name, block in ISSUER_BLOCKS.items()},
+    first_only=("acme", "ca", "selfSigned", "vault", "venafi"),
     rules=[
         v.exactly_one(
             ("acme", "ca", "selfSigned", "vault", "venafi"),

@@ -159,12 +159,16 @@ class Field:
             cert-manager's ``len(x) == 0`` checks).
         required_detail: the text after "Required value: " when it is missing.
         default: filled in by ``apply_defaults`` when the field is unset.
+        normalize: applied by ``apply_defaults`` to a set value, to hand the
+            issuers the form cert-manager's controllers use (``8.8.8.8:`` is
+            ``8.8.8.8:53``).
     """
 
     type: Type
     required: bool = False
     required_detail: str = ""
     default: Any = None
+    normalize: Callable[[Any], Any] | None = None
 
 
 class AnyValue(Type):
@@ -185,6 +189,7 @@ class Str(Type):
         self,
         *,
         enum: Sequence[str] = (),
+        min_length: int = 0,
         max_length: int | None = None,
         check: Check | None = None,
         case_insensitive: bool = False,
@@ -192,9 +197,10 @@ class Str(Type):
         self.enum = tuple(enum)
         self._enum_keys = {e.lower() if case_insensitive else e for e in enum}
         self.case_insensitive = case_insensitive
+        self.min_length = min_length
         self.max_length = max_length
         self.extra = check
-        if not enum and max_length is None and check is None:
+        if not enum and not min_length and max_length is None and check is None:
             self.fast = str
 
     def check(self, value: Any, path: Path, out: Problems) -> None:
@@ -206,6 +212,10 @@ class Str(Type):
             if key not in self._enum_keys:
                 out.add(path, _unsupported(value, self.enum))
                 return
+        if len(value) < self.min_length:
+            # The CRD's minLength, worded as the API server's OpenAPI check words it.
+            out.invalid(path, value, f"should be at least {self.min_length} chars long")
+            return
         if self.max_length is not None and len(value) > self.max_length:
             out.add(path, f"Too long: may not be more than {self.max_length} bytes")
         if self.extra is not None:
@@ -321,7 +331,12 @@ class Obj(Type):
     expected = "mapping"
 
     def __init__(
-        self, fields: dict[str, Field], *, rules: Sequence[Rule] = (), open: bool = False
+        self,
+        fields: dict[str, Field],
+        *,
+        rules: Sequence[Rule] = (),
+        open: bool = False,
+        first_only: Sequence[str] = (),
     ) -> None:
         """Declare an object.
 
@@ -330,10 +345,15 @@ class Obj(Type):
             rules: cross-field checks run after the fields (mutual exclusion and
                 such); they must tolerate fields of the wrong type.
             open: allow fields that are not declared (pass-through blocks).
+            first_only: alternatives of which only the first one set (in this
+                order) is checked; a rule reports the others. cert-manager's webhook
+                validates one issuer type, solver type or DNS-01 provider and stops
+                at "may not specify more than one ..." for the rest.
         """
         self.fields = fields
         self.rules = tuple(rules)
         self.open = open
+        self.first_only = tuple(first_only)
         self._names = tuple(fields)
         self._required = tuple(name for name, spec in fields.items() if spec.required)
 
@@ -342,12 +362,22 @@ class Obj(Type):
             _type_error(out, path, "mapping", value)
             return
         fields = self.fields
+        skipped: tuple[str, ...] = ()
+        if self.first_only:
+            chosen = [name for name in self.first_only if value.get(name) is not None]
+            skipped = tuple(chosen[1:])
         for key, item in value.items():
             spec = fields.get(key) if isinstance(key, str) else None
             if spec is None:
                 if not self.open:
                     self._unknown(key, path, out)
-            elif item is not None and type(item) is not spec.type.fast:
+            elif item is None or type(item) is spec.type.fast or key in skipped:
+                continue
+            elif item == "" and spec.required:
+                # Reported once below as "Required value", as cert-manager's
+                # `if len(x) == 0 { Required } else { validate }` does.
+                continue
+            else:
                 spec.type.check(item, (*path, key), out)
         for name in self._required:
             if value.get(name) in (None, ""):
@@ -387,6 +417,8 @@ def apply_defaults(schema: Type, value: Any) -> Any:
         for name, spec in schema.fields.items():
             if spec.default is not None and result.get(name) in (None, ""):
                 result[name] = spec.default
+            elif spec.normalize is not None and result.get(name) is not None:
+                result[name] = spec.normalize(result[name])
         return result
     if isinstance(schema, ListOf) and isinstance(value, list):
         return [apply_defaults(schema.item, item) for item in value]

@@ -14,6 +14,7 @@ import binascii
 import datetime as dt
 import ipaddress
 import re
+import unicodedata
 import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -153,6 +154,125 @@ def cidr(value: str) -> str | None:
     return None
 
 
+# Characters that show nothing or move the cursor: C0/C1 controls, format characters
+# (byte-order mark, bidi overrides, zero-width space) and the line/paragraph separators.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_CONTROL_NAMES = {
+    "\x00": "NUL",
+    "\x07": "BEL",
+    "\x08": "BACKSPACE",
+    "\t": "TAB",
+    "\n": "LINE FEED",
+    "\r": "CARRIAGE RETURN",
+    "\x1b": "ESC",
+    "\x7f": "DEL",
+}
+
+
+def _describe_character(char: str) -> str:
+    name = unicodedata.name(char, "")
+    if char == "\ufeff":
+        name = "ZERO WIDTH NO-BREAK SPACE, a byte-order mark"
+    elif not name:
+        name = _CONTROL_NAMES.get(char, "a control character")
+    return f"U+{ord(char):04X} ({name})" if name else f"U+{ord(char):04X}"
+
+
+def control_character(value: str) -> str | None:
+    """Describe the first invisible or control character of ``value``, if any."""
+    for index, char in enumerate(value):
+        if unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            return f"the invisible character {_describe_character(char)} at position {index + 1}"
+    return None
+
+
+def _a_label(domain: str) -> str | None:
+    """The A-label (punycode) form of an internationalised domain, or None if it has none."""
+    try:
+        encoded = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return None
+    return encoded if encoded and encoded != domain else None
+
+
+def dns_name(value: str) -> str | None:
+    """A ``dnsNames`` entry: ASCII, because a SAN dNSName is an IA5String.
+
+    cert-manager's webhook does not look at DNS names; Go's x509 then fails to
+    build the request for a name that is not ASCII, so certctl says so up front.
+    """
+    if value.isascii():
+        return None
+    invisible = control_character(value)
+    if invisible:
+        return f"contains {invisible}; remove it"
+    a_label = _a_label(value)
+    if a_label:
+        return (
+            "must be ASCII: write an internationalised name in its A-label (punycode) "
+            f'form, "{a_label}"'
+        )
+    return "must be ASCII, and this is not a valid internationalised domain name (IDNA)"
+
+
+def email_san(value: str) -> str | None:
+    """An ``emailAddresses`` entry: a bare address (``email_address``) that is ASCII.
+
+    A SAN rfc822Name is an IA5String: an internationalised domain must be written
+    in its A-label form, and a non-ASCII local part cannot be encoded at all.
+    """
+    return email_address(value) or ascii_email(value)
+
+
+def ascii_email(value: str) -> str | None:
+    """An address, ``@domain`` or ``.domain`` (as name constraints take them) in ASCII."""
+    if value.isascii():
+        return None
+    invisible = control_character(value)
+    if invisible:
+        return f"contains {invisible}; remove it"
+    local, at, domain = value.rpartition("@")
+    if not local.isascii():
+        return (
+            "must be ASCII: a certificate's email address (rfc822Name) cannot hold a "
+            "non-ASCII local part"
+        )
+    a_label = _a_label(domain.lstrip("."))
+    if a_label:
+        dot = "." if domain.startswith(".") else ""
+        return (
+            "must be ASCII: write the internationalised domain in its A-label "
+            f'(punycode) form, "{local}{at}{dot}{a_label}"'
+        )
+    return "must be ASCII, and this is not a valid internationalised domain name (IDNA)"
+
+
+def uri_san(value: str) -> str | None:
+    """A ``uris`` entry: ASCII, because a SAN uniformResourceIdentifier is an IA5String."""
+    if value.isascii():
+        return None
+    invisible = control_character(value)
+    if invisible:
+        return f"contains {invisible}; remove it"
+    parts = urlsplit(value)
+    host = parts.hostname or ""
+    rest = value.replace(host, "", 1) if host else value
+    a_label = _a_label(host) if host else None
+    if a_label and rest.isascii():
+        return (
+            "must be ASCII: write the internationalised host in its A-label (punycode) "
+            f'form, "{value.replace(host, a_label, 1)}"'
+        )
+    return "must be ASCII: percent-encode other characters (RFC 3986)"
+
+
+def country(value: str) -> str | None:
+    """A ``subject.countries`` entry: not empty (certctl; Go would write an empty C)."""
+    if value:
+        return None
+    return 'must not be empty: a country is a two-letter ISO 3166 code such as "DE"'
+
+
 # RFC 5322 addr-spec: a dot-atom or quoted local part, and a dot-atom or literal domain.
 # Non-ASCII is allowed in atoms as Go's net/mail does (RFC 6532).
 _ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010ffff]+"
@@ -191,9 +311,12 @@ _RDN_KEYS = frozenset({"C", "O", "OU", "CN", "SERIALNUMBER", "L", "ST", "STREET"
 def parse_literal_subject(subject: str) -> list[list[tuple[str, str]]]:
     """Split an RFC 4514 DN into RDNs of (type, value) pairs, in written order.
 
+    Attribute types are kept as written, known or not: cert-manager parses the
+    whole DN first and reports unknown types afterwards (see
+    ``unknown_subject_keys``), so a ``CN=`` next to an unknown type still counts.
+
     Raises:
-        ValueError: the string is not a DN, or uses an attribute type cert-manager
-            does not know.
+        ValueError: the string is not a DN.
     """
     if "=#" in subject:
         raise ValueError(
@@ -208,13 +331,19 @@ def parse_literal_subject(subject: str) -> list[list[tuple[str, str]]]:
             key = key.strip()
             if not equals or not key:
                 raise ValueError(f"DN ended with incomplete type, value pair: {pair.strip()!r}")
-            if key not in _RDN_KEYS and not _OID.fullmatch(key):
-                raise ValueError(
-                    f"Literal subject contains unrecognized key with value [{_unescape(value)}]"
-                )
             rdn.append((key, _unescape(value.strip())))
         rdns.append(rdn)
     return rdns
+
+
+def unknown_subject_keys(rdns: Sequence[Sequence[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """The (type, value) pairs whose type cert-manager does not know."""
+    return [
+        (key, value)
+        for rdn in rdns
+        for key, value in rdn
+        if key not in _RDN_KEYS and not _OID.fullmatch(key)
+    ]
 
 
 def _split_unescaped(text: str, separator: str) -> list[str]:
@@ -324,20 +453,45 @@ _CRON_DESCRIPTORS = frozenset(
 )
 
 
-def cron_expression(value: str) -> str | None:
-    """A standard 5-field cron spec (robfig/cron ``ParseStandard``), or a descriptor."""
-    error = _cron_error(value.strip())
-    if error is None:
-        return None
-    return (
-        f"invalid cron syntax: {error}. cron needs to follow: "
-        "cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow"
-    )
+_CRON_MESSAGE = (
+    "invalid cron syntax: failed to parse cron spec '{spec}': {error}. cron needs to follow: "
+    "cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow"
+)
+
+
+def check_renewal_window(window: Mapping[str, Any], path: Path, out: Problems) -> None:
+    """``renewal.windows[].cron``, parsed as cert-manager's CronParse parses it.
+
+    With ``timezone`` set, cert-manager parses ``CRON_TZ=<timezone> <cron>``, so a
+    ``CRON_TZ=`` prefix of the cron's own only counts when ``timezone`` is unset.
+    """
+    cron = window.get("cron")
+    if not isinstance(cron, str) or not cron:
+        return  # the schema reported it
+    zone = window.get("timezone")
+    if isinstance(zone, str) and zone and timezone(zone) is not None:
+        return  # the schema blamed the time zone; the cron is not the problem
+    spec = f"CRON_TZ={zone} {cron}" if isinstance(zone, str) and zone else cron
+    error = _cron_error(spec)
+    if error:
+        out.invalid((*path, "cron"), cron, _CRON_MESSAGE.format(spec=cron, error=error))
 
 
 def _cron_error(spec: str) -> str | None:
+    """robfig/cron's standard parser (cert-manager's internal/cron), as an error or None."""
     if not spec:
         return "empty spec string"
+    if spec.startswith(("TZ=", "CRON_TZ=")):
+        prefix, space, rest = spec.partition(" ")
+        if not space:
+            return (
+                f"the {prefix.partition('=')[0]}= prefix must be followed by a cron spec, "
+                f"as in '{prefix} 0 2 * * *'"
+            )
+        location = prefix.partition("=")[2]
+        if location and timezone(location) is not None:
+            return f"provided bad location {location}: unknown time zone {location}"
+        spec = rest.strip()
     if spec.startswith("@"):
         if spec in _CRON_DESCRIPTORS:
             return None
@@ -350,7 +504,8 @@ def _cron_error(spec: str) -> str | None:
         return f"unrecognized descriptor: {spec}"
     fields = spec.split()
     if len(fields) != 5:
-        return f"expected exactly 5 fields, found {len(fields)}: {fields}"
+        # Go prints the slice with %s: [a b c].
+        return f"expected exactly 5 fields, found {len(fields)}: [{' '.join(fields)}]"
     for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
         for part in text.split(","):
             error = _cron_part_error(part, name, low, high, names)
@@ -395,12 +550,13 @@ def url(value: str) -> str | None:
     return None
 
 
-def http_url(value: str) -> str | None:
-    """An http(s) URL with a host, such as an ACME directory."""
-    message = url(value)
-    if message is None and urlsplit(value).scheme not in ("http", "https"):
-        return "must be an http:// or https:// URL"
-    return message
+def gateway_namespace(value: str) -> str | None:
+    """A Gateway API ``Namespace``: the CRD's DNS label pattern and 63 characters."""
+    if len(value) > 63:
+        return "should be at most 63 chars long"
+    if not _DNS1123_LABEL.fullmatch(value):
+        return "should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'"
+    return None
 
 
 def vault_path(value: str) -> str | None:
@@ -408,23 +564,64 @@ def vault_path(value: str) -> str | None:
     return "must not contain '..' path segments" if ".." in value.split("/") else None
 
 
-_NAMESERVER = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\[\]:/\s]+)(:[0-9]{1,5})?")
+_HOST_PORT = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\[\]:/\s]+)(?::([0-9]*))?")
+_NAMESERVER_MESSAGE = (
+    "nameserver must be set in the form host:port where host is an IPv4 address, an "
+    "enclosed IPv6 address or a hostname and port is an optional port number."
+)
+
+
+def _split_nameserver(value: str) -> tuple[str, str] | None:
+    """``host[:port]`` split as Go's net.SplitHostPort would, or None when malformed."""
+    match = _HOST_PORT.fullmatch(value)
+    if match is None:
+        return None
+    host, port = match.group(1), match.group(2) or ""
+    if port and not 0 < int(port) < 65536:
+        return None
+    if host.startswith("["):
+        host = host[1:-1]
+        if ip_address(host) is not None or ":" not in host:
+            return None
+    return host, port
 
 
 def nameserver(value: str) -> str | None:
-    """``host[:port]`` with IPv6 in brackets (cert-manager's ValidNameserver)."""
-    match = _NAMESERVER.fullmatch(value)
-    valid = match is not None
-    if match and match.group(2) and not 0 < int(match.group(2)[1:]) < 65536:
-        valid = False
-    if valid and match and match.group(1).startswith("["):
-        valid = ip_address(match.group(1)[1:-1]) is None
-    if not valid:
-        return (
-            "nameserver must be set in the form host:port where host is an IPv4 address, an "
-            "enclosed IPv6 address or a hostname and port is an optional port number."
-        )
-    return None
+    """``spec.acme.solvers[].dns01.rfc2136.nameserver`` (cert-manager's ValidNameserver).
+
+    The port is optional, and empty after a colon means 53 too: ``8.8.8.8:``,
+    ``[2001:db8::1]:`` and ``ns.example.com:`` are ``...:53``.
+    """
+    return None if _split_nameserver(value.strip()) else _NAMESERVER_MESSAGE
+
+
+def normalize_nameserver(value: str) -> str:
+    """The ``host:port`` cert-manager's ValidNameserver returns (port 53 by default)."""
+    split = _split_nameserver(value.strip())
+    if split is None:
+        return value
+    host, port = split
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port or 53}"
+
+
+def dns01_nameserver(value: str) -> str | None:
+    """A ``dns01.nameservers`` entry: ``host:port``, or an ``https://`` URL with a host."""
+    if value.startswith("https://"):
+        try:
+            has_host = bool(urlsplit(value).hostname)
+        except ValueError:
+            has_host = False
+        if has_host and " " not in value:
+            return None
+    else:
+        split = _split_nameserver(value)
+        if split is not None and split[1]:
+            return None
+    return (
+        "must be host:port (an IPv4 address, an IPv6 address in brackets or a hostname, "
+        "and a port) or an https:// DNS-over-HTTPS URL with a host"
+    )
 
 
 def ca_bundle(value: str) -> str | None:
@@ -615,6 +812,7 @@ def _check_subject(spec: Mapping[str, Any], path: Path, out: Problems) -> str:
     literal = text(spec, "literalSubject")
     if not literal:
         return common_name
+    where = (*path, "literalSubject")
     if common_name:
         out.invalid(
             (*path, "commonName"),
@@ -628,17 +826,43 @@ def _check_subject(spec: Mapping[str, Any], path: Path, out: Problems) -> str:
             "Invalid value: When providing a `LiteralSubject` no `Subject` properties may be "
             "provided.",
         )
+    control = control_character(literal)
+    if control:
+        # certctl: cryptography cannot put these in a name, and they are never intended.
+        out.invalid(where, literal, f"must not contain {control}")
     try:
         rdns = parse_literal_subject(literal)
     except ValueError as exc:
-        out.invalid((*path, "literalSubject"), literal, str(exc))
+        out.invalid(where, literal, str(exc))
         return ""
     literal_cn = ""
     for rdn in rdns:
         for key, value in rdn:
             if key == "CN":
                 literal_cn = value
+            elif key == "C" and len(value) != 2:
+                # certctl: X.520 countryName is exactly two letters, and cryptography
+                # refuses any other length in a parsed DN.
+                out.invalid(
+                    where,
+                    literal,
+                    f"the country (C) {_quoted(value)} must be a two-letter ISO 3166 code "
+                    'such as "DE"',
+                )
+            if key == "CN" and not value:
+                out.invalid(
+                    where, literal, "the common name (CN) is empty; give it a value or leave it out"
+                )
+    # cert-manager reports each unknown type after it has taken the CN (certificate.go).
+    for _key, value in unknown_subject_keys(rdns):
+        out.invalid(
+            where, literal, f"Literal subject contains unrecognized key with value [{value}]"
+        )
     return literal_cn
+
+
+def _quoted(value: str) -> str:
+    return f'"{value}"'
 
 
 def _check_private_key(spec: Mapping[str, Any], path: Path, out: Problems) -> None:
@@ -800,11 +1024,3 @@ def check_renewal(renewal: Mapping[str, Any], path: Path, out: Problems) -> None
         out.forbidden(
             (*path, "windows"), "windows cannot be set when `renewal.policy` is set to Disabled"
         )
-
-
-def check_parent_ref(ref: Mapping[str, Any], path: Path, out: Problems) -> None:
-    """gatewayHTTPRoute parentRefs: ``kind`` and ``name`` come together."""
-    if is_set(ref, "kind") and not text(ref, "name"):
-        out.required((*path, "name"), "name is required when kind is specified")
-    elif text(ref, "name") and not is_set(ref, "kind"):
-        out.required((*path, "kind"), "kind is required when name is specified")

@@ -25,6 +25,7 @@ import yaml
 __all__ = [
     "MAX_ALIASES",
     "MAX_FILE_BYTES",
+    "MAX_INTEGER_CHARS",
     "MAX_NODES",
     "Document",
     "YamlSafetyError",
@@ -40,6 +41,9 @@ MAX_FILE_BYTES = 4 * 1024 * 1024
 MAX_ALIASES = 100
 #: Most nodes one document may expand to once aliases are followed.
 MAX_NODES = 100_000
+#: Longest integer literal read. No manifest field holds more than an int64 (19
+#: digits); Python refuses to turn integers of over 4300 digits into text at all.
+MAX_INTEGER_CHARS = 100
 
 NodePath = Sequence[str | int]
 
@@ -77,6 +81,7 @@ class Document:
 
 
 _STR_TAG = "tag:yaml.org,2002:str"
+_INT_TAG = "tag:yaml.org,2002:int"
 # First characters for which YAML 1.1 may resolve a plain scalar to something other
 # than a string (bool, int, float, null, timestamp, merge, value).
 _IMPLICIT_FIRST = frozenset(key for key in _BaseLoader.yaml_implicit_resolvers if key)
@@ -109,6 +114,24 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc]
         if len(mapping) != len(node.value):
             _reject_duplicate_keys(self, explicit)
         return mapping
+
+
+def _too_long_integer(text: str) -> str:
+    return (
+        f"an integer of {len(text)} characters is too large for any manifest field "
+        f"(the limit is {MAX_INTEGER_CHARS}); quote it if it is meant as text"
+    )
+
+
+def _construct_integer(loader: Any, node: Any) -> Any:
+    if len(node.value) > MAX_INTEGER_CHARS:
+        raise yaml.constructor.ConstructorError(
+            None, None, _too_long_integer(node.value), node.start_mark
+        )
+    return loader.construct_yaml_int(node)
+
+
+_StrictLoader.add_constructor(_INT_TAG, _construct_integer)
 
 
 def _reject_duplicate_keys(loader: Any, pairs: Iterable[tuple[Any, Any]]) -> None:
@@ -206,11 +229,26 @@ def parse_documents(
 
 def _parse_json(text: str) -> Any:
     try:
-        return json.loads(text, object_pairs_hook=_json_object)
+        return json.loads(text, object_pairs_hook=_json_object, parse_int=_json_integer)
     except json.JSONDecodeError as exc:
         raise YamlSafetyError(f"invalid JSON: {exc.msg}", exc.lineno) from None
+    except _LongInteger as exc:
+        line = text.count("\n", 0, max(text.find(exc.text), 0)) + 1
+        raise YamlSafetyError(f"invalid JSON: {_too_long_integer(exc.text)}", line) from None
     except RecursionError:
         raise YamlSafetyError("the JSON document is nested too deeply") from None
+
+
+class _LongInteger(Exception):
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+def _json_integer(text: str) -> int:
+    if len(text) > MAX_INTEGER_CHARS:
+        raise _LongInteger(text)
+    return int(text)
 
 
 def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

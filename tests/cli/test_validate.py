@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from tests.cli.conftest import CORPUS, SELFSIGNED, Cli, certificate, describe
+from tests.cli.conftest import CORPUS, SELFSIGNED, Cli, certificate, describe, issuer
 
 HEADER = b"# expect: "
 
@@ -125,3 +126,100 @@ def test_other_kinds_are_counted_as_ignored(cli: Cli) -> None:
 
     assert result.exit_code == 0, describe(result)
     assert "ignored: 1 ConfigMap" in result.stdout
+
+
+def test_manifest_text_in_messages_cannot_drive_the_terminal(cli: Cli) -> None:
+    document = certificate("web", usages=["\x1b[2Jserver auth"])
+    document["metadata"]["name"] = "web\x1b[2J"
+    document["spec"]["\x1b[31mcolour"] = "x"
+    path = cli.manifest("escape.yaml", SELFSIGNED, document)
+
+    result = cli.run("validate", "-f", path)
+
+    assert result.exit_code == 2, describe(result)
+    assert "\x1b" not in result.output
+    assert 'metadata.name: Invalid value: "web\\x1b[2J"' in result.stderr
+    assert 'spec.usages[0]: Invalid value: "\\x1b[2Jserver auth": unknown keyusage' in result.stderr
+    assert 'spec.\\x1b[31mcolour: unknown field "\\x1b[31mcolour"' in result.stderr
+
+
+def files_under(root: Path) -> dict[str, bytes]:
+    """Every file below ``root`` (the lock file aside) with its bytes, for before/after."""
+    if not root.exists():
+        return {}
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name != ".certctl.lock"
+    }
+
+
+BAD_SECRET_NAMES = [
+    pytest.param(
+        [issuer("ca", {"ca": {"secretName": "Root_CA"}}), certificate("leaf", issuer="ca")],
+        "spec.ca.secretName",
+        "Root_CA",
+        id="a ca issuer secret",
+    ),
+    pytest.param(
+        [
+            certificate(
+                "leaf",
+                keystores={"pkcs12": {"create": True, "passwordSecretRef": {"name": "P12_pw"}}},
+            )
+        ],
+        "spec.keystores.pkcs12.passwordSecretRef.name",
+        "P12_pw",
+        id="a keystore password secret",
+    ),
+]
+
+
+@pytest.mark.parametrize(("documents", "field", "bad_value"), BAD_SECRET_NAMES)
+def test_an_impossible_secret_name_fails_validate_and_issue_before_anything_is_written(
+    cli: Cli, documents: list[dict[str, Any]], field: str, bad_value: str
+) -> None:
+    # The first Certificate is fine and comes first: it must not be written either.
+    path = cli.manifest("set.yaml", SELFSIGNED, certificate("first"), *documents)
+    rows = path.read_text().splitlines()
+    line = 1 + next(index for index, row in enumerate(rows) if bad_value in row)
+
+    checked = cli.run("validate", "-f", path)
+    issued = cli.run("issue", "-f", path)
+
+    assert checked.exit_code == 2, describe(checked)
+    assert f"set.yaml:{line}: {field}: Invalid value" in checked.stderr
+    assert issued.exit_code == 2, describe(issued)
+    assert f"set.yaml:{line}: {field}: Invalid value" in issued.stderr
+    assert "nothing was changed" in issued.stderr
+    assert files_under(cli.store) == {}
+
+
+def test_an_impossible_secret_name_leaves_an_issued_store_unchanged(cli: Cli) -> None:
+    good = cli.manifest("good.yaml", SELFSIGNED, certificate("first"))
+    cli.ok("issue", "-f", good)
+    before = files_under(cli.store)
+    bad = cli.manifest(
+        "bad.yaml",
+        issuer("ca", {"ca": {"secretName": "Root_CA"}}),
+        certificate("leaf", issuer="ca"),
+    )
+
+    result = cli.run("issue", "-f", good, "-f", bad, "--force")
+
+    assert result.exit_code == 2, describe(result)
+    assert "spec.ca.secretName" in result.stderr
+    assert files_under(cli.store) == before
+
+
+def test_an_idn_dns_name_is_told_its_a_label_by_validate_and_issue(cli: Cli) -> None:
+    path = cli.manifest("idn.yaml", SELFSIGNED, certificate("web", dnsNames=["bücher.example"]))
+
+    checked = cli.run("validate", "-f", path)
+    issued = cli.run("issue", "-f", path)
+
+    for result in (checked, issued):
+        assert result.exit_code == 2, describe(result)
+        assert '"xn--bcher-kva.example"' in result.stderr
+        assert "internal error" not in result.output
+    assert files_under(cli.store) == {}

@@ -88,18 +88,6 @@ CONFIG_CASES = [
         id="the vault token key defaults to token",
     ),
     pytest.param(
-        {
-            "vault": {
-                "server": "https://vault:8200",
-                "path": "pki/sign/web",
-                "auth": {"appRole": {"roleId": "r", "secretRef": {"name": "s"}}},
-            }
-        },
-        "vault",
-        {"auth": {"appRole": {"path": "approle", "roleId": "r", "secretRef": {"name": "s"}}}},
-        id="the vault approle mount defaults to approle",
-    ),
-    pytest.param(
         {"venafi": {"zone": "z", "cloud": {"apiTokenSecretRef": {"name": "t"}}}},
         "venafi",
         {"cloud": {"url": "https://api.venafi.cloud/", "apiTokenSecretRef": {"name": "t"}}},
@@ -338,12 +326,6 @@ INVALID_SPECS = [
         id="acme needs a server",
     ),
     pytest.param(
-        acme(server="letsencrypt"),
-        "spec.acme.server",
-        "must be a valid URL",
-        id="acme server must be a url",
-    ),
-    pytest.param(
         acme(privateKeySecretRef={"name": ""}),
         "spec.acme.privateKeySecretRef.name",
         "private key secret name is a required field",
@@ -450,12 +432,6 @@ INVALID_SPECS = [
         "spec.acme.solvers[0].http01.ingress.podTemplate.spec.containers",
         "unknown field",
         id="pod template fields cert-manager does not copy",
-    ),
-    pytest.param(
-        solver(http01={"gatewayHTTPRoute": {"parentRefs": [{"name": "gw"}]}}),
-        "spec.acme.solvers[0].http01.gatewayHTTPRoute.parentRefs[0].kind",
-        "kind is required when name is specified",
-        id="gateway parent ref name without kind",
     ),
     pytest.param(
         solver(dns01={}),

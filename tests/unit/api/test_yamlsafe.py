@@ -10,7 +10,7 @@ import yaml
 from certctl.api import yamlsafe
 from certctl.api.loader import load_manifests
 from certctl.errors import ManifestError
-from tests.unit.api.builders import certificate, dump, problems_of
+from tests.unit.api.builders import certificate, dump, load_text, problems_of
 
 
 def billion_laughs(levels: int = 9) -> str:
@@ -172,3 +172,55 @@ def test_locate_lines_tolerates_paths_that_do_not_exist() -> None:
     assert yamlsafe.locate_lines(
         text, [(0, ("a", "b", 1)), (0, ("a", "zz")), (0, ("a", "b", 9)), (3, ())]
     ) == [4, 1, 2, None]
+
+
+# An integer of over 4300 digits cannot even be turned into text by Python, so it
+# used to end in "internal error"; no manifest field takes more than an int64.
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        pytest.param(
+            dump(certificate(revisionHistoryLimit=0)).replace(
+                "revisionHistoryLimit: 0", "revisionHistoryLimit: " + "9" * 5000
+            ),
+            None,
+            id="a yaml integer of thousands of digits",
+        ),
+        pytest.param(
+            '{"apiVersion": "cert-manager.io/v1", "kind": "Certificate",\n'
+            '"metadata": {"name": "web"},\n"spec": {"revisionHistoryLimit": ' + "9" * 5000 + "}}",
+            3,
+            id="a json integer of thousands of digits",
+        ),
+        pytest.param(
+            dump(certificate(revisionHistoryLimit=0)).replace(
+                "revisionHistoryLimit: 0", "revisionHistoryLimit: 0x" + "f" * 5000
+            ),
+            None,
+            id="a yaml hex integer whose value is too long to print",
+        ),
+    ],
+)
+def test_an_integer_too_long_for_any_field_is_a_manifest_error(text: str, line: int | None) -> None:
+    with pytest.raises(ManifestError) as caught:
+        load_text(text)
+
+    (problem,) = caught.value.problems
+    assert problem.message == (
+        f"invalid {'JSON' if text.startswith('{') else 'YAML'}: an integer of "
+        f"{5002 if '0x' in text else 5000} characters is too large for any manifest field "
+        f"(the limit is {yamlsafe.MAX_INTEGER_CHARS}); quote it if it is meant as text"
+    )
+    rows = text.splitlines()
+    assert problem.line == (line or 1 + next(i for i, r in enumerate(rows) if "History" in r))
+
+
+def test_an_integer_within_the_limit_is_checked_by_the_schema() -> None:
+    assert len(str(10**30)) <= yamlsafe.MAX_INTEGER_CHARS
+
+    (found,) = problems_of(dump(certificate(revisionHistoryLimit=10**30)))
+
+    assert found.endswith(
+        f"spec.revisionHistoryLimit: Invalid value: {10**30}: must be between -2147483648 "
+        "and 2147483647"
+    )
