@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from tests.cli.conftest import SELFSIGNED, Cli, certificate, describe
+from tests.cli.conftest import SELFSIGNED, Cli, certificate, describe, issuer
 
 #: Fragments of cryptography's parser messages and Rust debug output.
 PARSER_TEXT = ("ParseError", "UnexpectedTag", "MalformedFraming", "ShortData", "Tag {", "asn1")
@@ -173,4 +173,34 @@ def test_the_reissue_reason_for_a_der_tls_crt_names_it(
     (item,) = json.loads(result.stdout)["results"]
     assert item["reason"] == "InvalidCertificate"
     assert "is a DER-encoded PKCS#8 private key (ECDSA P-256), not a certificate" in item["message"]
+    _assert_plain(result.output)
+
+
+def test_a_ca_issuer_with_a_swapped_keypair_names_the_secret_key(
+    cli: Cli, app_files: dict[str, bytes]
+) -> None:
+    from certctl.stores.base import SecretRecord
+    from certctl.stores.directory import DirectoryStore
+
+    # tls.crt and tls.key swapped by hand in the CA's secret.
+    DirectoryStore(cli.store).write(
+        SecretRecord(
+            "default",
+            "ca-keypair",
+            {"tls.crt": app_files["tls.key"], "tls.key": app_files["tls.crt"]},
+        )
+    )
+    path = cli.manifest(
+        "ca.yaml",
+        issuer("ca", {"ca": {"secretName": "ca-keypair"}}, kind="Issuer", namespace="default"),
+        certificate("web", issuer="ca", issuer_kind="Issuer"),
+    )
+
+    result = cli.run("issue", "-f", path)
+
+    message = " ".join(result.output.split())
+    assert (
+        "secret default/ca-keypair cannot be decoded: tls.crt holds a PRIVATE KEY block but "
+        "no CERTIFICATE block" in message
+    ), describe(result)
     _assert_plain(result.output)
