@@ -6,10 +6,10 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: openssl (verify, PKCS#12 legacy profile),
-# util-linux (setpriv, to drop root's permission override in one test), and
+# util-linux (setpriv, to drop root's permission override in one test),
 # bind9 + bind9-utils (named: the RFC 2136 and DNS-01 server of the integration tests),
-# pebble (Let's Encrypt's test ACME server) and openjdk-17-jre-headless (keytool, which
-# reads the JKS and PKCS#12 keystores certctl writes).
+# pebble (Let's Encrypt's test ACME server), and openjdk-17-jre-headless (keytool, which
+# lists and loads the JKS and PKCS#12 keystores certctl writes).
 DEBIAN_PACKAGES="openssl ca-certificates util-linux bind9 bind9-utils pebble openjdk-17-jre-headless"
 missing=""
 for package in $DEBIAN_PACKAGES; do
