@@ -41,7 +41,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-import re
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -61,6 +60,7 @@ from certctl.pki.certificates import (
     parse_pem_certificates,
     verify_chain,
 )
+from certctl.pki.formats import identify_data, pem_blocks
 from certctl.pki.keys import describe_key, load_private_key, public_keys_equal
 
 if TYPE_CHECKING:
@@ -98,9 +98,6 @@ METADATA_FILE = "..metadata.json"
 # Refuse to read more than this from one file: certificates and keystores are small.
 _MAX_FILE_BYTES = 16 * 1024 * 1024
 
-_PEM_BLOCK_RE = re.compile(
-    rb"-----BEGIN (?P<label>[A-Z0-9 ]+)-----\r?\n.*?-----END (?P=label)-----", re.DOTALL
-)
 # OID 1.2.840.113549.1.7.1 (pkcs7-data), the ContentInfo a PFX's authSafe starts with.
 _PKCS7_DATA_OID = bytes.fromhex("06092a864886f70d010701")
 
@@ -438,16 +435,16 @@ def inspect_secret_data(
     if trust is None and CA_CERT_KEY in data:
         ca_data = data[CA_CERT_KEY]
         try:
-            trust = TrustRoots(parse_pem_certificates(ca_data), CA_CERT_KEY)
+            trust = TrustRoots(parse_pem_certificates(ca_data, source=CA_CERT_KEY), CA_CERT_KEY)
         except ValueError as exc:
-            notes.append(f"{CA_CERT_KEY} could not be decoded ({exc}), so it was not used")
+            notes.append(f"{exc}, so it was not used as the trust root")
     key = None
     key_present = TLS_KEY_KEY in data
     if key_present:
         try:
-            key = load_private_key(data[TLS_KEY_KEY])
+            key = load_private_key(data[TLS_KEY_KEY], source=TLS_KEY_KEY)
         except ValueError as exc:
-            notes.append(f"{TLS_KEY_KEY} could not be decoded: {exc}")
+            notes.append(str(exc))
     report = _build_report(
         target=target,
         kind=kind,
@@ -489,7 +486,8 @@ def inspect_presented_chain(
             certificates.append(x509.load_der_x509_certificate(der))
         except ValueError as exc:
             raise InspectError(
-                f"Certificate {index + 1} presented by {target} could not be decoded: {exc}",
+                f"Certificate {index + 1} presented by {target} is not a valid X.509 "
+                "certificate: it is damaged or cut short",
                 hint="The server sent a malformed certificate; check its configuration",
             ) from exc
     report = _build_report(
@@ -702,10 +700,12 @@ def _system_trust() -> TrustRoots:
 def _load_ca_file(path: Path) -> TrustRoots:
     data = _read_file(path.expanduser())
     try:
-        return TrustRoots(parse_pem_certificates(data), f"--ca-file {path}")
+        return TrustRoots(
+            parse_pem_certificates(data, source=f"--ca-file {path}"), f"--ca-file {path}"
+        )
     except ValueError as exc:
         raise InspectError(
-            f"--ca-file {path} holds no usable certificate: {exc}",
+            str(exc),
             hint="Give a PEM bundle of CA certificates (or one DER certificate)",
         ) from exc
 
@@ -715,41 +715,43 @@ def _load_ca_file(path: Path) -> TrustRoots:
 
 def _parse_certificates(what: str, data: bytes) -> list[x509.Certificate]:
     try:
-        return parse_pem_certificates(data)
+        return parse_pem_certificates(data, source=what)
     except ValueError as exc:
-        raise InspectError(
-            f"{what} could not be decoded as a certificate: {exc}",
-            hint="inspect reads PEM certificates (one or a bundle), a DER certificate or "
-            "a PKCS#12 keystore (.p12/.pfx)",
-        ) from exc
+        raise InspectError(str(exc), hint=_decode_hint(data)) from exc
+
+
+def _decode_hint(data: bytes) -> str:
+    """What to try when a file holds no certificate inspect can read."""
+    found = identify_data(data)
+    if "JKS" in found:
+        return (
+            "inspect does not read JKS keystores; list one with "
+            "keytool -list -v -keystore FILE -storetype JKS"
+        )
+    if "private key" in found or "PRIVATE KEY" in found:
+        return (
+            "Point inspect at the certificate (tls.crt), or at the secret or folder that "
+            "holds the key with its certificate, to check that they match"
+        )
+    return (
+        "inspect reads PEM certificates (one or a bundle), a DER certificate or "
+        "a PKCS#12 keystore (.p12/.pfx)"
+    )
 
 
 def _decode_pem(
     target: str, data: bytes, password: bytes | None
 ) -> tuple[list[x509.Certificate], Any, str | None]:
     """Certificates and an optional private key from a PEM file; the note says why no key."""
-    certificate_blocks = []
-    key_blocks = []
-    for match in _PEM_BLOCK_RE.finditer(data):
-        label = match.group("label")
-        if label == b"CERTIFICATE":
-            certificate_blocks.append(match.group(0))
-        elif label.endswith(b"PRIVATE KEY"):
-            key_blocks.append(match.group(0))
-    if not certificate_blocks:
-        found = "only a private key" if key_blocks else "no CERTIFICATE block"
-        raise InspectError(
-            f"{target} holds {found}, so there is no certificate to inspect",
-            hint="Point inspect at the certificate (tls.crt) or at a bundle that contains it",
-        )
-    certificates = _parse_certificates(target, b"\n".join(certificate_blocks) + b"\n")
+    certificates = _parse_certificates(target, data)
+    key_blocks = [block for block in pem_blocks(data) if block.label.endswith("PRIVATE KEY")]
     if not key_blocks:
         return certificates, None, None
-    key_pem = key_blocks[0]
+    key_pem = key_blocks[0].text
     note = None
     if len(key_blocks) > 1:
         note = f"{target} holds {len(key_blocks)} private keys; only the first was checked"
-    if b"ENCRYPTED" in key_pem:
+    if key_blocks[0].encrypted and key_blocks[0].complete:
         try:
             key = serialization.load_pem_private_key(key_pem, password=password)
         except (TypeError, ValueError):
@@ -764,9 +766,9 @@ def _decode_pem(
             )
         return certificates, key, note
     try:
-        return certificates, load_private_key(key_pem), note
+        return certificates, load_private_key(key_pem, source=f"The private key in {target}"), note
     except ValueError as exc:
-        return certificates, None, f"The private key could not be decoded: {exc}"
+        return certificates, None, str(exc)
 
 
 def _looks_like_pkcs12(data: bytes) -> bool:
@@ -795,7 +797,9 @@ def _decode_pkcs12(
             continue
         except Exception as exc:  # UnsupportedAlgorithm for legacy ciphers
             raise InspectError(
-                f"{target} is a PKCS#12 keystore certctl cannot decrypt: {exc}",
+                f"{target} is a PKCS#12 keystore encrypted with an algorithm this machine's "
+                "OpenSSL cannot decrypt (RC2-40 and other legacy ciphers need OpenSSL's "
+                "legacy provider)",
                 hint="Convert it with openssl pkcs12 -legacy and try again",
             ) from exc
         certificates = ([certificate] if certificate is not None else []) + list(additional)
@@ -814,8 +818,8 @@ def _decode_pkcs12(
             "it in the secret named by spec.keystores.pkcs12.passwordSecretRef)",
         ) from last_error
     raise InspectError(
-        f"{target} could not be decoded as a PKCS#12 keystore: {last_error}",
-        hint="inspect reads PEM, DER and PKCS#12 (.p12/.pfx) files",
+        f"{target} is named like a PKCS#12 keystore but is {identify_data(data)}",
+        hint=_decode_hint(data),
     ) from last_error
 
 

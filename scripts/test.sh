@@ -6,10 +6,11 @@ set -eu
 cd "$(dirname "$0")/.."
 
 # Debian packages the tests use: openssl (verify, PKCS#12 legacy profile),
-# util-linux (setpriv, to drop root's permission override in one test), and
-# bind9 + bind9-utils (named: the RFC 2136 and DNS-01 server of the integration tests)
-# and pebble (Let's Encrypt's test ACME server).
-DEBIAN_PACKAGES="openssl ca-certificates util-linux bind9 bind9-utils pebble"
+# util-linux (setpriv, to drop root's permission override in one test),
+# bind9 + bind9-utils (named: the RFC 2136 and DNS-01 server of the integration tests),
+# pebble (Let's Encrypt's test ACME server), and openjdk-17-jre-headless (keytool, which
+# lists and loads the JKS and PKCS#12 keystores certctl writes).
+DEBIAN_PACKAGES="openssl ca-certificates util-linux bind9 bind9-utils pebble openjdk-17-jre-headless"
 missing=""
 for package in $DEBIAN_PACKAGES; do
     dpkg -s "$package" >/dev/null 2>&1 || missing="$missing $package"

@@ -27,7 +27,6 @@ from acme import client as acme_client
 from acme import errors as acme_errors
 from acme import fields as acme_fields
 from acme import messages
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from josepy.b64 import b64encode
 from josepy.errors import DeserializationError
@@ -37,6 +36,7 @@ from josepy.jwk import JWKRSA
 
 from certctl import __version__
 from certctl.errors import IssuanceError
+from certctl.pki.keys import load_private_key
 
 USER_AGENT = f"certctl/{__version__}"
 #: Each ``post`` of the acme library already retries a badNonce once; this many more.
@@ -190,10 +190,13 @@ class ACMEClient:
             IssuanceError: the server cannot be reached or refuses the account.
         """
         try:
-            private_key = serialization.load_pem_private_key(account_key_pem, password=None)
+            private_key = load_private_key(account_key_pem, source="the ACME account key")
         except ValueError as exc:
             raise IssuanceError(
-                f"The ACME account key cannot be decoded: {exc}", reason="InvalidAccountKey"
+                f"The ACME account key cannot be used: {exc}",
+                reason="InvalidAccountKey",
+                hint="Restore the account key secret (privateKeySecretRef), or delete it so "
+                "that a new account key is generated",
             ) from exc
         if not isinstance(private_key, rsa.RSAPrivateKey):
             raise IssuanceError(

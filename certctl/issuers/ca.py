@@ -104,9 +104,10 @@ def _decode_keypair(secret: SecretRecord, where: str) -> _Keypair:
             hint="The CA secret needs both tls.crt and tls.key",
         )
     try:
-        chain = parse_pem_certificates(crt)
-        extra = parse_pem_certificates(secret.data["ca.crt"]) if secret.data.get("ca.crt") else []
-        private_key = load_private_key(key)
+        chain = parse_pem_certificates(crt, source="tls.crt")
+        ca_crt = secret.data.get("ca.crt")
+        extra = parse_pem_certificates(ca_crt, source="ca.crt") if ca_crt else []
+        private_key = load_private_key(key, source="tls.key")
     except ValueError as exc:
         raise IssuerNotReadyError(
             f"{where}: secret {name} cannot be decoded: {exc}",

@@ -5,7 +5,7 @@
 * ``signing``: certificates as the CA and SelfSigned issuers sign them.
 * ``certificates``: parsing, chain ordering and verification, Secret annotations.
 * ``renewal``: the renewal time, including ``spec.renewal`` windows (cron).
-* ``keystores``: PKCS#12 profiles, JKS refusal, ``tls-combined.pem`` and ``key.der``.
+* ``keystores``: PKCS#12 profiles, JKS keystores, ``tls-combined.pem`` and ``key.der``.
 
 Nothing here reads the clock, prints, or imports the CLI libraries.
 """

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import AuthorityInformationAccessOID, NameOID, SignatureAlgorithmOID
 
 from .csr import extended_key_usage_name, key_usage_names
+from .formats import describe_labels, identify_data, pem_blocks
 from .keys import describe_key
 
 __all__ = [
@@ -137,24 +138,53 @@ class CertificateInfo:
         return self.not_after - self.not_before
 
 
-def parse_pem_certificates(data: bytes) -> list[x509.Certificate]:
+def parse_pem_certificates(data: bytes, *, source: str = "the data") -> list[x509.Certificate]:
     """Decode every ``CERTIFICATE`` PEM block in ``data`` (or one DER certificate).
+
+    Other PEM blocks (a private key in a bundle) are skipped. A ``CERTIFICATE``
+    block that is cut short or does not decode is an error, never dropped. Every
+    error is one plain sentence naming ``source`` and saying what the data is;
+    cryptography's parser messages never reach it.
+
+    Args:
+        data: PEM certificates, or the bytes of one DER certificate.
+        source: what to call the data in messages (a file or a Secret key).
 
     Raises:
         ValueError: no certificate could be decoded.
     """
-    if b"-----BEGIN" in data:
-        try:
-            return x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
-            raise ValueError(f"no valid PEM certificate found: {_first_line(exc)}") from exc
-    if not data.strip():
-        raise ValueError("no certificate found: the data is empty")
+    blocks = pem_blocks(data)
+    if blocks:
+        certificate_blocks = [block for block in blocks if block.label == "CERTIFICATE"]
+        if not certificate_blocks:
+            raise ValueError(
+                f"{source} holds {describe_labels(blocks)} but no CERTIFICATE block; "
+                "expected PEM certificates (-----BEGIN CERTIFICATE-----)"
+            )
+        certificates = []
+        for number, block in enumerate(certificate_blocks, start=1):
+            place = f"certificate {number} of {source}" if len(certificate_blocks) > 1 else source
+            if not block.complete:
+                raise ValueError(
+                    f"{place} is cut short: its -----BEGIN CERTIFICATE----- line has no "
+                    "matching -----END CERTIFICATE----- line; restore the whole file or "
+                    "reissue the certificate"
+                )
+            try:
+                certificates.append(x509.load_pem_x509_certificate(block.text))
+            except ValueError as exc:
+                raise ValueError(
+                    f"{place} has a PEM CERTIFICATE block whose contents do not decode as an "
+                    "X.509 certificate: it is damaged or cut short; restore it or reissue the "
+                    "certificate"
+                ) from exc
+        return certificates
     try:
         return [x509.load_der_x509_certificate(data)]
     except ValueError as exc:
         raise ValueError(
-            "the data is neither PEM certificates nor a DER certificate: " + _first_line(exc)
+            f"{source} is {identify_data(data)}, not a certificate; expected PEM certificates "
+            "(-----BEGIN CERTIFICATE-----) or one DER certificate"
         ) from exc
 
 
@@ -534,8 +564,3 @@ def _signature_name(oid: x509.ObjectIdentifier) -> str:
 
 def _fingerprint(digest: bytes) -> str:
     return ":".join(f"{byte:02X}" for byte in digest)
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

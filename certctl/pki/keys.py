@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, Pub
 
 from certctl.api.models import KeyEncoding, PrivateKeySpec
 
+from .formats import identify_data, pem_blocks
+
 __all__ = [
     "PrivateKey",
     "PublicKey",
@@ -43,6 +45,13 @@ _ECDSA_CURVES: dict[int, type[ec.EllipticCurve]] = {
     521: ec.SECP521R1,
 }
 _CURVE_NAMES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+#: The PEM labels of unencrypted private keys certctl reads, and what each holds.
+_PEM_KEY_LABELS = {
+    "PRIVATE KEY": "a PKCS#8 private key",
+    "RSA PRIVATE KEY": "a PKCS#1 RSA private key",
+    "EC PRIVATE KEY": "a SEC1 EC private key",
+}
 
 _DEFAULT_RSA_SIZE = 2048
 _DEFAULT_ECDSA_SIZE = 256
@@ -109,38 +118,90 @@ def encode_private_key(key: PrivateKey, encoding: KeyEncoding) -> bytes:
     )
 
 
-def load_private_key(pem: bytes) -> PrivateKey:
+def load_private_key(data: bytes, *, source: str = "tls.key") -> PrivateKey:
     """Decode an unencrypted PEM private key (PKCS#1, SEC1 or PKCS#8).
 
+    Every error is one plain sentence that names ``source``, says what the data
+    is and what was expected, and what to do; cryptography's parser messages
+    (``ParseError {...}``, ``MalformedFraming``) never reach it.
+
     Args:
-        pem: the PEM bytes, for example a Secret's ``tls.key``.
+        data: the PEM bytes, for example a Secret's ``tls.key``.
+        source: what to call the data in messages (a file or a Secret key).
 
     Returns:
-        The key.
+        The key, from the first private key block.
 
     Raises:
         ValueError: the data is not a decodable private key, is encrypted, or is
             of a type cert-manager does not issue for (DSA, X25519, Ed448...).
     """
+    blocks = [block for block in pem_blocks(data) if block.label.endswith("PRIVATE KEY")]
+    if not blocks:
+        raise ValueError(_not_a_private_key(data, source))
+    block = blocks[0]
+    if not block.complete:
+        raise ValueError(
+            f"{source} is cut short: its -----BEGIN {block.label}----- line has no matching "
+            f"-----END {block.label}----- line; restore the whole file or reissue the "
+            "certificate"
+        )
+    if block.encrypted:
+        raise ValueError(
+            f"{source} holds an encrypted private key ({block.label}); certctl needs it "
+            "unencrypted: decrypt it with 'openssl pkey -in FILE -out FILE.pem'"
+        )
+    if block.label not in _PEM_KEY_LABELS:
+        raise ValueError(
+            f"{source} holds a {block.label} block, which is not a format certctl reads; "
+            "expected PEM PRIVATE KEY (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY: convert "
+            "it with 'openssl pkey -in FILE -out FILE.pem' (or 'ssh-keygen -p -m PKCS8' for "
+            "an OpenSSH key)"
+        )
     try:
-        key = serialization.load_pem_private_key(pem, password=None)
+        key = serialization.load_pem_private_key(block.text, password=None)
     except (ValueError, TypeError) as exc:
-        raise ValueError(f"the private key could not be decoded: {_first_line(exc)}") from exc
+        raise ValueError(
+            f"{source} has a PEM {block.label} block whose contents do not decode as "
+            f"{_PEM_KEY_LABELS[block.label]}: the key is damaged or cut short; restore it "
+            "or reissue the certificate"
+        ) from exc
     except UnsupportedAlgorithm as exc:  # for example a curve OpenSSL does not know
-        raise ValueError(f"the private key is not supported: {_first_line(exc)}") from exc
+        raise ValueError(
+            f"{source} holds a private key of a type this machine's OpenSSL cannot load; "
+            "only RSA, ECDSA (P-256, P-384, P-521) and Ed25519 keys are supported"
+        ) from exc
     if isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
         return key
     if isinstance(key, ec.EllipticCurvePrivateKey):
         if key.curve.name not in _CURVE_NAMES:
             raise ValueError(
-                f"the private key uses the elliptic curve {key.curve.name}; "
+                f"{source} holds a private key on the elliptic curve {key.curve.name}; "
                 "only P-256, P-384 and P-521 are supported"
             )
         return key
     raise ValueError(
-        f"the private key is a {type(key).__name__.removeprefix('_')}; "
+        f"{source} holds a {type(key).__name__.removeprefix('_')}; "
         "only RSA, ECDSA and Ed25519 keys are supported"
     )
+
+
+def _not_a_private_key(data: bytes, source: str) -> str:
+    """Why ``data`` holds no PEM private key block, and what to do about it."""
+    found = identify_data(data)
+    expected = "expected a PEM private key (-----BEGIN PRIVATE KEY-----, RSA PRIVATE KEY or "
+    expected += "EC PRIVATE KEY)"
+    if found.startswith("a DER-encoded") and "private key" in found:
+        return (
+            f"{source} is {found}, but PEM is expected; convert it with "
+            "'openssl pkey -inform DER -in FILE -out FILE.pem'"
+        )
+    if found.startswith("PEM with"):
+        hint = " (are tls.crt and tls.key swapped?)" if "CERTIFICATE" in found else ""
+        return (
+            f"{source} holds {found.removeprefix('PEM with ')} but no private key{hint}; {expected}"
+        )
+    return f"{source} is {found}, not a private key; {expected}"
 
 
 def key_spec_mismatches(key: PrivateKey, spec: PrivateKeySpec) -> list[str]:
@@ -207,8 +268,3 @@ def describe_key(key: object) -> str:
     if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return "Ed25519"
     return type(key).__name__.removeprefix("_")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]

@@ -4,19 +4,24 @@ Mirrors ``pkg/controller/certificates/issuing/internal/keystore.go`` and the
 ``additionalOutputFormats`` of ``secret.go`` (reference §1.4 and §2).
 cert-manager encodes PKCS#12 with ``software.sslmate.com/src/go-pkcs12``; its
 profiles map onto ``cryptography`` where that library can produce them and onto
-the ``openssl`` command where it cannot (RC2-40 and PBMAC1).
+the ``openssl`` command where it cannot (RC2-40 and PBMAC1). cert-manager writes
+JKS with ``github.com/pavlo-v-chernykh/keystore-go``; certctl uses pyjks, imported
+only when a JKS keystore is asked for.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import importlib
 import os
 import re
 import shutil
 import subprocess
-from collections.abc import Sequence
-from typing import Final
+import warnings
+from collections.abc import Iterator, Sequence
+from typing import Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -59,7 +64,8 @@ def build_pkcs12(
 
     The keystore holds the key and the leaf, with the rest of ``tls.crt`` plus
     the ``ca.crt`` certificates as extra certificates; the truststore holds the
-    ``ca.crt`` certificates only. Profiles (go-pkcs12 encoders):
+    ``ca.crt`` certificates only, marked as trusted for Java as go-pkcs12 does.
+    Profiles (go-pkcs12 encoders):
 
     * ``LegacyRC2`` (default): certificates RC2-40, key 3DES, SHA-1 MAC. Built
       with ``openssl pkcs12 -export -legacy``, as ``cryptography`` cannot
@@ -96,12 +102,7 @@ def build_pkcs12(
     if profile in ("LegacyDES", "Modern2023"):
         encryption = _cryptography_encryption(profile, password)
         keystore = pkcs12.serialize_key_and_certificates(None, key, leaf, extra or None, encryption)
-        truststore = None
-        if ca_certs:
-            truststore = pkcs12.serialize_key_and_certificates(
-                None, None, None, list(ca_certs), encryption
-            )
-        return keystore, truststore
+        return keystore, _java_truststore(ca_certs, encryption)
     if profile == "LegacyRC2":
         options = [
             "-legacy",
@@ -140,10 +141,20 @@ def build_pkcs12(
     keystore = _openssl_pkcs12(
         openssl, key_pem + encode_pem([leaf, *extra]), password, options, profile
     )
+    if profile == "LegacyRC2":
+        # cryptography cannot write RC2-40, and OpenSSL before 3.2 cannot mark a
+        # certificate as trusted for Java (-jdktrust). The truststore holds only public
+        # certificates, so they are sealed with 3DES and a SHA-1 MAC instead: every
+        # reader of a LegacyRC2 keystore already needs both for its key.
+        return keystore, _java_truststore(ca_certs, _cryptography_encryption("LegacyDES", password))
     truststore = None
     if ca_certs:
         truststore = _openssl_pkcs12(
-            openssl, encode_pem(ca_certs), password, [*options, "-nokeys"], profile
+            openssl,
+            encode_pem(ca_certs),
+            password,
+            [*options, "-nokeys", "-jdktrust", "anyExtendedKeyUsage"],
+            profile,
         )
     return keystore, truststore
 
@@ -155,20 +166,61 @@ def build_jks(
     password: str,
     alias: str = "certificate",
 ) -> tuple[bytes, bytes | None]:
-    """Refuse to build ``keystore.jks``: there is no maintained Python JKS writer.
+    """Build ``keystore.jks`` and, when there are CA certificates, ``truststore.jks``.
+
+    The layout is cert-manager's (``encodeJKSKeystore`` and ``encodeJKSTruststore``):
+    the keystore holds one PrivateKeyEntry named ``alias`` with the key (PKCS#8,
+    protected with the store password by the JKS key-protection algorithm) and
+    the whole ``tls.crt`` chain, plus every ``ca.crt`` certificate as a
+    TrustedCertEntry named ``ca``, ``ca-1``, ``ca-2``...; the truststore holds
+    those trusted entries only. JKS aliases are case-insensitive and Java keeps
+    them in lower case, so ``alias`` is stored lower-cased, as keytool would.
+
+    Args:
+        key: the private key.
+        chain: ``tls.crt`` certificates, leaf first.
+        ca_certs: ``ca.crt`` certificates (may be empty).
+        password: the store password, which also protects the key.
+        alias: ``keystores.jks.alias``.
+
+    Returns:
+        ``(keystore, truststore or None)``.
 
     Raises:
-        NotSupportedError: always, with reason ``KeystoreNotSupported``.
+        ValueError: ``chain`` is empty.
+        IssuanceError: ``alias`` is one of the ``ca`` aliases.
+        NotSupportedError: the pyjks library is not installed.
     """
-    raise NotSupportedError(
-        "JKS keystores cannot be created: there is no maintained Python library that "
-        "writes the JKS format (pyjks's last release is from 2020)",
-        hint=(
-            "Use keystores.pkcs12 instead; Java 9 and newer read a PKCS#12 file as a "
-            "keystore (keytool -storetype PKCS12)"
-        ),
-        reason="KeystoreNotSupported",
+    if not chain:
+        raise ValueError("a JKS keystore needs at least the leaf certificate")
+    jks = _import_pyjks()
+    trusted = _jks_trusted_aliases(len(ca_certs))
+    if alias.lower() in trusted:
+        # keystore-go (cert-manager) would silently replace the key entry with the CA.
+        raise IssuanceError(
+            f"The JKS alias {alias!r} is also the alias certctl gives a ca.crt "
+            "certificate in keystore.jks, so the key entry would be lost",
+            hint="Choose another spec.keystores.jks.alias (the default is certificate)",
+            reason="InvalidKeystoreAlias",
+        )
+    pkcs8 = key.private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
     )
+    der_chain = [cert.public_bytes(serialization.Encoding.DER) for cert in chain]
+    with _pyjks_warnings():
+        trusted_entries = [
+            jks.TrustedCertEntry.new(name, cert.public_bytes(serialization.Encoding.DER))
+            for name, cert in zip(trusted, ca_certs, strict=True)
+        ]
+        key_entry = jks.PrivateKeyEntry.new(alias, der_chain, pkcs8, "pkcs8")
+        # saves() encrypts the key entry with the store password: JKS has one password.
+        keystore: bytes = jks.KeyStore.new("jks", [key_entry, *trusted_entries]).saves(password)
+        truststore: bytes | None = None
+        if trusted_entries:
+            truststore = jks.KeyStore.new("jks", trusted_entries).saves(password)
+    return keystore, truststore
 
 
 def combined_pem(key_pem: bytes, chain_pem: bytes) -> bytes:
@@ -218,6 +270,60 @@ def openssl_version(openssl: str = "openssl") -> tuple[tuple[int, int, int], str
         return None
     major, minor, patch = (int(part) for part in match.groups())
     return (major, minor, patch), text.split(" (")[0]
+
+
+def _import_pyjks() -> Any:
+    """Import pyjks on first use: only a Certificate with ``keystores.jks`` needs it."""
+    try:
+        with _pyjks_warnings():
+            return importlib.import_module("jks")
+    except ImportError as exc:
+        raise NotSupportedError(
+            "JKS keystores need the pyjks library, which is not installed",
+            hint="Install certctl with its dependencies (pip install pyjks), or use "
+            "keystores.pkcs12",
+            reason="KeystoreNotSupported",
+        ) from exc
+
+
+@contextlib.contextmanager
+def _pyjks_warnings() -> Iterator[None]:
+    """Keep pyjks's dependencies from turning into warnings the user would see.
+
+    pyjks 20.0 (2020) imports javaobj, pyasn1 and pycryptodomex, and calls pyasn1
+    in ways newer releases may deprecate; such a DeprecationWarning is about
+    pyjks's code, says nothing about the keystore, and would break a run under
+    ``-W error``. The JKS bytes are checked by keytool in the tests instead.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        yield
+
+
+def _jks_trusted_aliases(count: int) -> list[str]:
+    """cert-manager's aliases for ``ca.crt`` certificates: ``ca``, ``ca-1``, ``ca-2``..."""
+    return ["ca" if index == 0 else f"ca-{index}" for index in range(count)]
+
+
+def _java_truststore(
+    ca_certs: Sequence[x509.Certificate], encryption: serialization.KeySerializationEncryption
+) -> bytes | None:
+    """``truststore.p12``: the CA certificates, each marked as a trust anchor for Java.
+
+    Java's PKCS12 keystore ignores a certificate bag without Oracle's trusted-key-usage
+    attribute (OID 2.16.840.1.113894.746875.1.1), so a plain bag of certificates is an
+    empty truststore to keytool. go-pkcs12's ``EncodeTrustStore`` (cert-manager) sets it
+    to anyExtendedKeyUsage and names each entry after the certificate's subject; so
+    does this.
+    """
+    if not ca_certs:
+        return None
+    entries = [
+        pkcs12.PKCS12Certificate(cert, cert.subject.rfc4514_string().encode("utf-8"))
+        for cert in ca_certs
+    ]
+    return pkcs12.serialize_java_truststore(entries, encryption)
 
 
 def _cryptography_encryption(

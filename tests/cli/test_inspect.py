@@ -304,7 +304,9 @@ def test_garbage_file_exits_2(tmp_path: Path, cli_args: list[str]) -> None:
     garbage.write_bytes(b"\x00\x01\x02 definitely not a certificate")
     result = runner.invoke(app, [*cli_args, "inspect", str(garbage)])
     assert result.exit_code == 2
-    assert "could not be decoded as a certificate" in result.output
+    assert "garbage.crt is binary data that is neither PEM nor DER, not a certificate" in (
+        result.output
+    )
 
 
 # -- live endpoints --------------------------------------------------------------------

@@ -519,22 +519,67 @@ def test_pkcs12_keystore_and_additional_outputs(cli: Cli) -> None:
     assert public_der(serialization.load_der_private_key(key_der, password=None)) == public_der(key)
 
 
-def test_a_jks_keystore_fails_and_suggests_pkcs12(cli: Cli) -> None:
+def _jks(data: bytes, password: str) -> Any:
+    import jks
+
+    return jks.KeyStore.loads(data, password)
+
+
+def test_a_jks_keystore_and_truststore_are_written_as_cert_manager_does(cli: Cli) -> None:
     path = cli.manifest(
         "jks.yaml",
         SELFSIGNED,
         certificate("app", keystores={"jks": {"create": True, "password": "changeit"}}),
-        certificate("other"),
     )
 
     result = cli.run("issue", "-f", path)
 
-    assert result.exit_code == 1, describe(result)
-    assert "JKS keystores cannot be created" in result.stderr
-    assert "PKCS#12" in result.stderr or "pkcs12" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert not cli.secret("default", "app-tls").exists()
-    assert (cli.secret("default", "other-tls") / "tls.crt").is_file()
+    assert result.exit_code == 0, describe(result)
+    folder = cli.secret("default", "app-tls")
+    leaf = cli.leaf("default", "app-tls")
+    keystore = _jks((folder / "keystore.jks").read_bytes(), "changeit")
+    assert sorted(keystore.entries) == ["ca", "certificate"]
+    entry = keystore.private_keys["certificate"]
+    assert [der for _, der in entry.cert_chain] == [leaf.public_bytes(serialization.Encoding.DER)]
+    stored_key = serialization.load_der_private_key(entry.pkey_pkcs8, password=None)
+    assert public_der(stored_key) == public_der(cli.key("default", "app-tls"))
+    ca_der = x509.load_pem_x509_certificate((folder / "ca.crt").read_bytes()).public_bytes(
+        serialization.Encoding.DER
+    )
+    assert keystore.certs["ca"].cert == ca_der
+    truststore = _jks((folder / "truststore.jks").read_bytes(), "changeit")
+    assert list(truststore.entries) == ["ca"] and truststore.certs["ca"].cert == ca_der
+
+
+def test_a_jks_password_comes_from_password_secret_ref(cli: Cli) -> None:
+    from certctl.stores.base import SecretRecord
+    from certctl.stores.directory import DirectoryStore
+
+    DirectoryStore(cli.store).write(
+        SecretRecord("default", "jks-password", {"pass": b"from a secret"}, type="Opaque")
+    )
+    path = cli.manifest(
+        "jks.yaml",
+        SELFSIGNED,
+        certificate(
+            "app",
+            keystores={
+                "jks": {
+                    "create": True,
+                    "alias": "tomcat",
+                    "passwordSecretRef": {"name": "jks-password", "key": "pass"},
+                }
+            },
+        ),
+    )
+
+    result = cli.run("issue", "-f", path)
+
+    assert result.exit_code == 0, describe(result)
+    keystore = _jks(
+        (cli.secret("default", "app-tls") / "keystore.jks").read_bytes(), "from a secret"
+    )
+    assert sorted(keystore.entries) == ["ca", "tomcat"]
 
 
 # -- 13. key options ---------------------------------------------------------------------------

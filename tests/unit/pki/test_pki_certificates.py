@@ -47,23 +47,51 @@ def test_parse_pem_certificates_accepts_one_der_certificate(root: Authority) -> 
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "expected"),
     [
-        pytest.param(b"", id="empty data has no certificate"),
-        pytest.param(b"garbage", id="garbage has no certificate"),
+        pytest.param(
+            b"", "tls.crt is empty, not a certificate", id="empty data has no certificate"
+        ),
+        pytest.param(
+            b"garbage",
+            "tls.crt is text that is not PEM (there is no -----BEGIN line), not a certificate",
+            id="garbage is text that is not PEM",
+        ),
         pytest.param(
             b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            "tls.crt has a PEM CERTIFICATE block whose contents do not decode as an X.509 "
+            "certificate",
             id="a broken PEM block is refused",
         ),
         pytest.param(
             b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-            id="a key is not a certificate",
+            "tls.crt holds a PRIVATE KEY block but no CERTIFICATE block",
+            id="a key alone has no certificate",
+        ),
+        pytest.param(
+            cached_key("ECDSA", 256).private_bytes(
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            "tls.crt is a DER-encoded PKCS#8 private key (ECDSA P-256), not a certificate",
+            id="a DER key is named as such",
         ),
     ],
 )
-def test_parse_pem_certificates_refuses(data: bytes) -> None:
-    with pytest.raises(ValueError):
-        parse_pem_certificates(data)
+def test_parse_pem_certificates_says_what_the_data_is(data: bytes, expected: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_pem_certificates(data, source="tls.crt")
+    assert expected in str(caught.value)
+    assert "ParseError" not in str(caught.value)
+
+
+def test_a_truncated_second_certificate_is_an_error_not_dropped(
+    root: Authority, intermediate: Authority
+) -> None:
+    data = encode_pem([intermediate.certificate]) + encode_pem([root.certificate])[:200]
+    with pytest.raises(ValueError, match=r"^certificate 2 of tls\.crt is cut short"):
+        parse_pem_certificates(data, source="tls.crt")
 
 
 def test_order_chain_orders_and_dedupes(

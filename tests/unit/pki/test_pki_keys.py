@@ -85,20 +85,99 @@ def test_encode_private_key_uses_the_encoding(
     assert public_keys_equal(loaded, key)
 
 
+#: Text that would mean cryptography's own parser message reached the user.
+PARSER_TEXT = ("ParseError", "UnexpectedTag", "MalformedFraming", "ShortData", "asn1", "Tag {")
+
+
+def _pkcs8(encoding: serialization.Encoding, key: object = None) -> bytes:
+    key = key or cached_key("ECDSA", 256)
+    return key.private_bytes(  # type: ignore[attr-defined, no-any-return]
+        encoding, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+PEM_KEY = _pkcs8(serialization.Encoding.PEM)
+
+
 @pytest.mark.parametrize(
-    "data",
+    ("data", "expected"),
     [
-        pytest.param(b"", id="empty data is not a key"),
-        pytest.param(b"not a key at all", id="garbage is not a key"),
+        pytest.param(
+            _pkcs8(serialization.Encoding.DER),
+            [
+                "tls.key is a DER-encoded PKCS#8 private key (ECDSA P-256), but PEM is expected",
+                "openssl pkey -inform DER",
+            ],
+            id="a DER PKCS#8 key says it is DER and how to convert it",
+        ),
+        pytest.param(
+            b"not a key at all\n",
+            [
+                "tls.key is text that is not PEM",
+                "expected a PEM private key (-----BEGIN PRIVATE KEY",
+            ],
+            id="text without a BEGIN line is not PEM",
+        ),
+        pytest.param(b"", ["tls.key is empty"], id="empty data is not a key"),
+        pytest.param(
+            PEM_KEY[:120],
+            ["tls.key is cut short", "-----BEGIN PRIVATE KEY----- line has no matching"],
+            id="a truncated PEM key says it is cut short",
+        ),
         pytest.param(
             b"-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
-            id="a broken PEM body is not a key",
+            ["PEM PRIVATE KEY block whose contents do not decode as a PKCS#8 private key"],
+            id="a broken PEM body names the block and what it should hold",
+        ),
+        pytest.param(
+            b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n",
+            ["do not decode as a PKCS#1 RSA private key"],
+            id="a broken PKCS#1 body says PKCS#1",
+        ),
+        pytest.param(
+            b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+            ["holds a CERTIFICATE block but no private key (are tls.crt and tls.key swapped?)"],
+            id="a certificate in tls.key suggests the files are swapped",
+        ),
+        pytest.param(
+            cached_key("RSA", 2048).private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(b"secret"),
+            ),
+            ["holds an encrypted private key (ENCRYPTED PRIVATE KEY)", "openssl pkey"],
+            id="an encrypted key asks to be decrypted",
+        ),
+        pytest.param(
+            b"-----BEGIN OPENSSH PRIVATE KEY-----\nAAAA\n-----END OPENSSH PRIVATE KEY-----\n",
+            ["holds a OPENSSH PRIVATE KEY block", "ssh-keygen -p -m PKCS8"],
+            id="an OpenSSH key says how to convert it",
+        ),
+        pytest.param(
+            b"\x00\x01\x02 binary",
+            ["tls.key is binary data that is neither PEM nor DER"],
+            id="binary junk is neither PEM nor DER",
         ),
     ],
 )
-def test_load_private_key_rejects_undecodable_data(data: bytes) -> None:
-    with pytest.raises(ValueError, match="could not be decoded"):
+def test_load_private_key_says_what_the_data_is(data: bytes, expected: list[str]) -> None:
+    with pytest.raises(ValueError) as caught:
         load_private_key(data)
+    message = str(caught.value)
+    for fragment in expected:
+        assert fragment in message
+    for text in PARSER_TEXT:
+        assert text not in message
+
+
+def test_load_private_key_names_its_source() -> None:
+    with pytest.raises(ValueError, match=r"^secret default/ca-key tls\.key is empty"):
+        load_private_key(b"", source="secret default/ca-key tls.key")
+
+
+def test_load_private_key_takes_the_first_key_of_a_bundle() -> None:
+    bundle = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n" + PEM_KEY
+    assert public_keys_equal(load_private_key(bundle), cached_key("ECDSA", 256))
 
 
 def test_load_private_key_rejects_unsupported_key_types() -> None:
@@ -115,7 +194,9 @@ def test_load_private_key_rejects_unsupported_key_types() -> None:
 def test_load_private_key_rejects_other_curves() -> None:
     key = ec.generate_private_key(ec.SECP256K1())
     pem = encode_private_key(key, "PKCS8")
-    with pytest.raises(ValueError, match="secp256k1"):
+    with pytest.raises(
+        ValueError, match=r"tls\.key holds a private key on the elliptic curve secp256k1"
+    ):
         load_private_key(pem)
 
 

@@ -1,18 +1,20 @@
-"""certctl.pki.keystores: PKCS#12 profiles, JKS refusal and additional output formats."""
+"""certctl.pki.keystores: PKCS#12 profiles, JKS keystores and additional output formats."""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
 import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from certctl.errors import NotSupportedError
+from certctl.errors import IssuanceError, NotSupportedError
 from certctl.pki.certificates import encode_pem
 from certctl.pki.keys import encode_private_key, load_private_key, public_keys_equal
 from certctl.pki.keystores import (
@@ -22,7 +24,7 @@ from certctl.pki.keystores import (
     key_der,
     openssl_version,
 )
-from tests.unit.pki.builders import Authority, cached_key, certificate_spec
+from tests.unit.pki.builders import Authority, cached_key, certificate_spec, make_authority
 
 PASSWORD = "s3cret pass"
 
@@ -114,6 +116,42 @@ def test_pkcs12_keystore_round_trips(
     assert "Iteration 2048" in info
 
 
+@pytest.mark.parametrize(
+    "profile",
+    [
+        pytest.param("LegacyRC2", id="a LegacyRC2 truststore marks its CAs as trusted for Java"),
+        pytest.param("LegacyDES", id="a LegacyDES truststore marks its CAs as trusted for Java"),
+        pytest.param("Modern2023", id="a Modern2023 truststore marks its CAs as trusted for Java"),
+    ],
+)
+def test_pkcs12_truststore_marks_cas_as_trusted_for_java(
+    profile: str,
+    leaf_chain: tuple[list[x509.Certificate], list[x509.Certificate]],
+    openssl: str,
+    tmp_path: Path,
+) -> None:
+    # Without Oracle's trusted-key-usage bag attribute, keytool lists 0 entries.
+    chain, ca_certs = leaf_chain
+    _, truststore = build_pkcs12(cached_key("RSA", 2048), chain, ca_certs, PASSWORD, profile)
+    assert truststore is not None
+    path = tmp_path / "truststore.p12"
+    path.write_bytes(truststore)
+    command = [
+        openssl,
+        "pkcs12",
+        "-info",
+        "-nokeys",
+        "-in",
+        str(path),
+        "-passin",
+        f"pass:{PASSWORD}",
+    ]
+    result = subprocess.run([*command, "-legacy"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "2.16.840.1.113894.746875.1.1" in result.stdout
+    assert "friendlyName: CN=Test Root CA" in result.stdout
+
+
 def test_pkcs12_without_ca_certs_has_no_truststore(
     leaf_chain: tuple[list[x509.Certificate], list[x509.Certificate]],
 ) -> None:
@@ -149,7 +187,7 @@ def test_pkcs12_password_never_reaches_the_command_line(
     chain, ca_certs = leaf_chain
     build_pkcs12(cached_key("RSA", 2048), chain, ca_certs, PASSWORD, "LegacyRC2")
     pkcs12_calls = [c for c in seen if "pkcs12" in c]
-    assert len(pkcs12_calls) == 2
+    assert len(pkcs12_calls) == 1  # the keystore; the truststore is built in-process
     for command in pkcs12_calls:
         assert PASSWORD not in " ".join(command)
         assert "env:CERTCTL_PKCS12_PASSWORD" in command
@@ -204,16 +242,124 @@ def test_pkcs12_needs_a_certificate() -> None:
         build_pkcs12(cached_key("RSA", 2048), [], [], PASSWORD, "Modern2023")
 
 
-def test_jks_is_not_supported(
+def _load_jks(data: bytes, password: str = PASSWORD) -> Any:
+    """Read a JKS back with pyjks, which checks the store's SHA-1 seal and decrypts keys."""
+    import jks
+
+    return jks.KeyStore.loads(data, password)
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def test_jks_keystore_has_the_key_the_chain_and_the_cas(
+    root: Authority,
     leaf_chain: tuple[list[x509.Certificate], list[x509.Certificate]],
 ) -> None:
     chain, ca_certs = leaf_chain
+    second_ca = make_authority("Second Root CA").certificate
+    key = cached_key("RSA", 2048)
+
+    keystore, truststore = build_jks(key, chain, [*ca_certs, second_ca], PASSWORD)
+
+    loaded = _load_jks(keystore)
+    assert loaded.store_type == "jks"
+    assert sorted(loaded.entries) == ["ca", "ca-1", "certificate"]
+    entry = loaded.private_keys["certificate"]
+    assert [der for _, der in entry.cert_chain] == [_der(chain[0]), _der(chain[1])]
+    decrypted = serialization.load_der_private_key(entry.pkey_pkcs8, password=None)
+    assert public_keys_equal(decrypted, key)
+    assert loaded.certs["ca"].cert == _der(root.certificate)
+    assert loaded.certs["ca-1"].cert == _der(second_ca)
+    assert truststore is not None
+    trusted = _load_jks(truststore)
+    assert sorted(trusted.entries) == ["ca", "ca-1"]
+    assert trusted.private_keys == {}
+    assert trusted.certs["ca"].cert == _der(root.certificate)
+
+
+def test_jks_store_and_key_are_sealed_with_the_password(
+    leaf_chain: tuple[list[x509.Certificate], list[x509.Certificate]],
+) -> None:
+    import jks
+
+    chain, ca_certs = leaf_chain
+    keystore, truststore = build_jks(cached_key("RSA", 2048), chain, ca_certs, PASSWORD)
+    assert keystore.startswith(bytes.fromhex("feedfeed00000002"))
+    for data in (keystore, truststore):
+        assert data is not None
+        with pytest.raises(jks.KeystoreSignatureException):
+            jks.KeyStore.loads(data, "wrong")
+    # The key is stored encrypted, never as its plain PKCS#8 bytes.
+    key_pkcs8 = cached_key("RSA", 2048).private_bytes(
+        serialization.Encoding.DER,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    assert key_pkcs8 not in keystore
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "size"),
+    [
+        pytest.param("ECDSA", 384, id="an ECDSA P-384 key is stored as PKCS#8"),
+        pytest.param("Ed25519", 0, id="an Ed25519 key is stored as PKCS#8"),
+    ],
+)
+def test_jks_holds_ecdsa_and_ed25519_keys(root: Authority, algorithm: str, size: int) -> None:
+    key = cached_key(algorithm, size)
+    leaf = root.issue(certificate_spec(common_name="k"), key=key)
+    keystore, _ = build_jks(key, [leaf], [], PASSWORD)
+    entry = _load_jks(keystore).private_keys["certificate"]
+    assert public_keys_equal(serialization.load_der_private_key(entry.pkey_pkcs8, None), key)
+
+
+def test_jks_without_ca_certs_has_no_truststore(
+    leaf_chain: tuple[list[x509.Certificate], list[x509.Certificate]],
+) -> None:
+    chain, _ = leaf_chain
+    keystore, truststore = build_jks(cached_key("RSA", 2048), chain[:1], [], PASSWORD)
+    assert truststore is None
+    assert list(_load_jks(keystore).entries) == ["certificate"]
+
+
+def test_jks_alias_is_stored_in_lower_case_as_java_does(
+    leaf_chain: tuple[list[x509.Certificate], list[x509.Certificate]],
+) -> None:
+    chain, ca_certs = leaf_chain
+    keystore, _ = build_jks(cached_key("RSA", 2048), chain, ca_certs, PASSWORD, alias="MyApp")
+    assert sorted(_load_jks(keystore).entries) == ["ca", "myapp"]
+
+
+def test_jks_alias_ca_would_lose_the_key_and_fails(
+    leaf_chain: tuple[list[x509.Certificate], list[x509.Certificate]],
+) -> None:
+    chain, ca_certs = leaf_chain
+    with pytest.raises(IssuanceError) as caught:
+        build_jks(cached_key("RSA", 2048), chain, ca_certs, PASSWORD, alias="CA")
+    assert caught.value.reason == "InvalidKeystoreAlias"
+    assert "spec.keystores.jks.alias" in caught.value.hint
+    # Without a ca.crt there is no "ca" entry, so the alias is free.
+    keystore, _ = build_jks(cached_key("RSA", 2048), chain, [], PASSWORD, alias="ca")
+    assert list(_load_jks(keystore).private_keys) == ["ca"]
+
+
+def test_jks_without_pyjks_says_what_to_install(
+    leaf_chain: tuple[list[x509.Certificate], list[x509.Certificate]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "jks", None)  # makes "import jks" raise ImportError
+    chain, ca_certs = leaf_chain
     with pytest.raises(NotSupportedError) as caught:
         build_jks(cached_key("RSA", 2048), chain, ca_certs, PASSWORD)
-    error = caught.value
-    assert error.reason == "KeystoreNotSupported"
-    assert "no maintained Python library" in error.message
-    assert "PKCS#12" in error.hint and "Java 9" in error.hint
+    assert caught.value.reason == "KeystoreNotSupported"
+    assert "pyjks" in caught.value.message and "pip install pyjks" in caught.value.hint
+
+
+def test_jks_needs_a_certificate() -> None:
+    with pytest.raises(ValueError, match="leaf"):
+        build_jks(cached_key("RSA", 2048), [], [], PASSWORD)
 
 
 def test_combined_pem_is_key_newline_chain(
