@@ -780,7 +780,7 @@ def decode_secret(certificate: Certificate, record: SecretRecord | None) -> Secr
             key_error = str(exc)
     if crt_pem:
         try:
-            leaf = parse_pem_certificates(crt_pem)[0]
+            leaf = parse_pem_certificates(crt_pem, source="tls.crt")[0]
             info = describe_certificate(leaf)
         except ValueError as exc:
             certificate_error = str(exc)
