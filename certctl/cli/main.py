@@ -168,6 +168,8 @@ def main(
 ) -> None:
     if log_format not in ("text", "json"):
         raise typer.BadParameter("must be text or json", param_hint="--log-format")
+    if not debug:
+        _quiet_known_library_warnings()
     ctx.obj = AppContext(
         store_spec=store,
         kubeconfig=kubeconfig,
@@ -200,6 +202,17 @@ app.command("inspect")(inspect.inspect_command)
 app.add_typer(get.app, name="get")
 app.add_typer(describe.app, name="describe")
 app.add_typer(acme.app, name="challenge")
+
+
+def _quiet_known_library_warnings() -> None:
+    """Keep cryptography's note on a subject attribute of the wrong length off stderr.
+
+    cert-manager accepts ``subject.countries: [USA]`` and so does certctl, but
+    cryptography warns each time such a name is read. ``--debug`` shows it.
+    """
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Attribute's length must be", category=UserWarning)
 
 
 def _interrupt_on_sigterm() -> None:
