@@ -1,28 +1,22 @@
-"""``challenge list|describe|check|serve|cleanup``, and how recorded ACME objects are shown.
+"""``challenge list|describe|check|serve|cleanup``: list and troubleshoot ACME challenges.
 
-Orders and Challenges come from the state history. ``acme_item`` gives them the
-shape cert-manager's ``acme.cert-manager.io/v1`` resources have, for ``get -o json``
-and ``describe``; the ``get`` tables live in ``get.py`` and the describe view in
-``describe.py``.
+``challenge list`` and ``challenge describe`` are the views ``get challenges`` and
+``describe challenge`` show, from ``acme_views.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from certctl.cli.acme_views import describe_acme, list_acme
 from certctl.cli.context import AppContext, get_app, handles_errors
-from certctl.cli.render import check_output_format, format_time, print_data, print_table
+from certctl.cli.render import check_output_format, print_data, print_table
 
 if TYPE_CHECKING:
     from certctl.acme.troubleshoot import ChallengeCheckReport, CleanupReport
-    from certctl.errors import UsageError
-    from certctl.state.database import AcmeObject, StateDatabase
-
-ACME_API_VERSION = "acme.cert-manager.io/v1"
 
 app = typer.Typer(
     help="List, describe and troubleshoot ACME challenges: check a solver without ordering, "
@@ -34,75 +28,6 @@ NAMESPACE = typer.Option(
     "default", "-n", "--namespace", metavar="NAMESPACE", help="Namespace of the challenges."
 )
 ALL_NAMESPACES = typer.Option(False, "-A", "--all-namespaces", help="Every namespace.")
-
-
-# -- the cert-manager shape of recorded objects -------------------------------------------------
-
-
-def issuer_ref(recorded: Any) -> Any:
-    """``ClusterIssuer/pebble`` (as recorded) -> cert-manager's ``issuerRef`` object."""
-    if not isinstance(recorded, str) or "/" not in recorded:
-        return recorded
-    kind, _, name = recorded.partition("/")
-    return {"group": "cert-manager.io", "kind": kind, "name": name}
-
-
-def acme_item(record: AcmeObject) -> dict[str, Any]:
-    """An Order or Challenge as cert-manager's API would return it."""
-    spec = dict(record.body.get("spec") or {})
-    status = dict(record.body.get("status") or {})
-    if "issuerRef" in spec:
-        spec["issuerRef"] = issuer_ref(spec["issuerRef"])
-    metadata: dict[str, Any] = {
-        "name": record.name,
-        "namespace": record.namespace,
-        "creationTimestamp": format_time(record.created),
-    }
-    # certctl records the Order a Challenge belongs to; cert-manager says it with an owner.
-    order = spec.pop("order", None)
-    if order:
-        metadata["ownerReferences"] = [
-            {"apiVersion": ACME_API_VERSION, "kind": "Order", "name": order}
-        ]
-    return {
-        "apiVersion": ACME_API_VERSION,
-        "kind": record.kind,
-        "metadata": metadata,
-        "spec": spec,
-        "status": status,
-    }
-
-
-#: kubectl describe writes these words in capitals (its smartLabelFor acronyms).
-_ACRONYMS = {"url": "URL", "uid": "UID", "api": "API"}
-
-
-def describe_data(data: Any) -> Any:
-    """Rename keys so ``describe_lines`` titles them as kubectl does (``url`` -> ``URL``)."""
-    if isinstance(data, Mapping):
-        return {_ACRONYMS.get(str(key), key): describe_data(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [describe_data(value) for value in data]
-    return data
-
-
-def not_found(kind: str, name: str, namespace: str | None) -> UsageError:
-    from certctl.errors import UsageError
-
-    where = f" in namespace {namespace}" if namespace else ""
-    plural = f"{kind.lower()}s"
-    return UsageError(
-        f'{kind.lower()} "{name}" not found{where} in the state history',
-        hint=f"Run certctl get {plural} -A to list the recorded {plural} of every namespace",
-    )
-
-
-def find_acme_object(state: StateDatabase, kind: str, name: str, namespace: str) -> AcmeObject:
-    """The recorded Order or Challenge, or a UsageError (exit 2) naming where to look."""
-    record = state.get_acme_object(kind, namespace, name)
-    if record is None:
-        raise not_found(kind, name, namespace)
-    return record
 
 
 # -- challenge list / describe -------------------------------------------------------------------
@@ -120,8 +45,6 @@ def list_challenges(
     ),
 ) -> None:
     """List recorded Challenges (the same as get challenges)."""
-    from certctl.cli.get import list_acme
-
     list_acme(get_app(ctx), "Challenge", name, namespace, all_namespaces, output)
 
 
@@ -133,8 +56,6 @@ def describe_challenge(
     namespace: str = NAMESPACE,
 ) -> None:
     """Describe a recorded Challenge (the same as describe challenge)."""
-    from certctl.cli.describe import describe_acme
-
     describe_acme(get_app(ctx), "Challenge", name, namespace)
 
 
