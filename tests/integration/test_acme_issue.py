@@ -14,6 +14,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
+from tests.entrypoint import certctl_binary
 from tests.integration.acme_helpers import (
     ACMERun,
     acme_issuer,
@@ -403,9 +404,7 @@ def test_concurrent_orders_of_a_new_issuer_share_one_account(
     acme: ACMERun, pebble_server: PebbleServer, dns_label: str
 ) -> None:
     # A fresh process, as cron starts one: the first orders race to build the issuer.
-    certctl = shutil.which("certctl")
-    if certctl is None:
-        pytest.fail("the certctl entry point is not installed: run `pip install -e .` first")
+    certctl = certctl_binary()
     path = acme.manifest(
         acme_issuer(pebble_server, [standalone(pebble_server.http_port)], name="shared"),
         *[
