@@ -13,7 +13,7 @@ import typer
 
 from certctl.cli.acme_views import describe_acme, list_acme
 from certctl.cli.context import AppContext, get_app, handles_errors
-from certctl.cli.render import check_output_format, print_data, print_table
+from certctl.cli.render import check_output_format, format_count, print_data, print_table
 
 if TYPE_CHECKING:
     from certctl.acme.troubleshoot import ChallengeCheckReport, CleanupReport
@@ -168,7 +168,7 @@ def check_report_json(report: ChallengeCheckReport) -> dict[str, Any]:
 
 def check_report_lines(report: ChallengeCheckReport) -> list[str]:
     solver = report.solver
-    checks = f"{report.attempts} check{'s' if report.attempts != 1 else ''}"
+    checks = format_count(report.attempts, "check")
     if report.passed:
         result = f"passed in {report.seconds:.2f}s ({checks})"
     else:
@@ -245,7 +245,8 @@ def serve(
             "challenges are recorded (certctl get challenges -A lists them)",
         )
     where = f"{address or '*'}:{port}"
-    application.info(f"Serving {len(tokens)} HTTP-01 token(s) on {where}; Ctrl-C stops.")
+    served = format_count(len(tokens), "HTTP-01 token")
+    application.info(f"Serving {served} on {where}; Ctrl-C stops.")
     for token in tokens:
         application.detail(f"  /.well-known/acme-challenge/{token}")
     try:
@@ -348,7 +349,8 @@ def _render_cleanup(application: AppContext, report: CleanupReport, output: str)
     for item in report.items:
         counts[item.outcome] = counts.get(item.outcome, 0) + 1
     summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
-    application.info(f"cleanup: {len(report.items)} presented challenges: {summary}.")
+    presented = format_count(len(report.items), "presented challenge")
+    application.info(f"cleanup: {presented}: {summary}.")
 
 
 # -- option parsing ------------------------------------------------------------------------------

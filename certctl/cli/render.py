@@ -77,6 +77,27 @@ def print_data(data: Any, output: str, stream: TextIO | None = None) -> None:
         )
 
 
+def format_count(count: int, singular: str, plural: str | None = None) -> str:
+    """A number and its noun in agreement: ``1 certificate``, ``2 certificates``.
+
+    The plural is English's regular one unless given: ``Ingress`` -> ``Ingresses``,
+    ``NetworkPolicy`` -> ``NetworkPolicies``; a kind already plural (``Endpoints``) stays.
+    """
+    if count == 1:
+        return f"{count} {singular}"
+    return f"{count} {plural or _plural(singular)}"
+
+
+def _plural(noun: str) -> str:
+    if noun.endswith(("ss", "x", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("s"):
+        return noun
+    if noun.endswith("y") and noun[-2:-1].lower() not in ("a", "e", "i", "o", "u", ""):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
 def format_age(delta: dt.timedelta) -> str:
     """kubectl's short ages: 42s, 7m, 5h, 12d, 2y."""
     seconds = int(delta.total_seconds())
