@@ -14,11 +14,12 @@ import typer
 from certctl.cli.acme_views import describe_acme, list_acme
 from certctl.cli.context import AppContext, get_app, handles_errors
 from certctl.cli.render import check_output_format, format_count, print_data, print_table
+from certctl.cli.typerapp import CertctlTyper
 
 if TYPE_CHECKING:
     from certctl.acme.troubleshoot import ChallengeCheckReport, CleanupReport
 
-app = typer.Typer(
+app = CertctlTyper(
     help="List, describe and troubleshoot ACME challenges: check a solver without ordering, "
     "serve HTTP-01 tokens, clean up leftovers.",
     no_args_is_help=True,
@@ -206,7 +207,9 @@ def serve(
     pairs: list[str] = typer.Argument(
         None, metavar="TOKEN=KEYAUTH...", help="Tokens to answer, with their key authorization."
     ),
-    port: int = typer.Option(80, "--port", min=1, max=65535, help="Port to listen on."),
+    port: int = typer.Option(
+        80, "--port", metavar="PORT", min=1, max=65535, help="Port to listen on."
+    ),
     address: str = typer.Option(
         "", "--address", metavar="ADDR", help='Address to listen on [default: "" (all)].'
     ),
@@ -224,7 +227,7 @@ def serve(
 ) -> None:
     """Run a standalone HTTP-01 responder until Ctrl-C or SIGTERM.
 
-    Stopping it is the normal way to end it, so that exits 0 (not 130).
+    Ctrl-C and SIGTERM are the normal ways to stop it, so they exit 0 (not 130).
     """
     import threading
 
@@ -282,7 +285,7 @@ def cleanup(
         "table", "-o", "--output", metavar="FORMAT", help="table, json or yaml."
     ),
 ) -> None:
-    """Remove TXT records and token files that interrupted runs left presented.
+    """Remove the TXT records, token files and solver Ingresses that interrupted runs left behind.
 
     Every Challenge the state records as presented is cleaned up with the solver
     configuration recorded with it, and the issuer's secrets from the store, while

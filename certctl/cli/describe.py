@@ -11,9 +11,11 @@ import typer
 from certctl.cli.acme_views import describe_acme
 from certctl.cli.context import get_app, handles_errors
 from certctl.cli.render import describe_lines, event_lines, header_lines
+from certctl.cli.typerapp import CertctlTyper
 
-app = typer.Typer(
-    help="Show one Certificate, Issuer, Order or Challenge in detail, with its events.",
+app = CertctlTyper(
+    help="Show one Certificate, Issuer, ClusterIssuer, Order or Challenge in detail, with its "
+    "events.",
     no_args_is_help=True,
 )
 

@@ -20,12 +20,13 @@ from certctl.cli.render import (
     print_data,
     print_listing,
 )
+from certctl.cli.typerapp import CertctlTyper
 
 if TYPE_CHECKING:
     from certctl.api.models import ManifestSet
     from certctl.engine.status import CertificateView, IssuerView
 
-app = typer.Typer(
+app = CertctlTyper(
     help="List Certificates, Issuers, ClusterIssuers, Orders or Challenges with their status.",
     no_args_is_help=True,
 )
