@@ -12,9 +12,11 @@ the server's CA bundle, and POST-as-GET polling.
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import hashlib
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Sequence
@@ -206,7 +208,7 @@ class ACMEClient:
         key = JWKRSA(key=private_key)
         verify: bool | str = not skip_tls_verify
         if ca_bundle_pem:
-            verify = _ca_bundle_file(ca_bundle_pem)
+            verify = _CA_BUNDLES.path(ca_bundle_pem)
         network = _Network(
             key=key,
             alg=RS256,
@@ -455,20 +457,44 @@ def _parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (moment - dt.datetime.now(dt.UTC)).total_seconds())
 
 
-_BUNDLES: dict[bytes, str] = {}
-_BUNDLES_LOCK = threading.Lock()
+class _CABundleFiles:
+    """The ``caBundle`` PEMs requests verifies against, which it takes as file paths only.
+
+    Each distinct bundle is written once per process, into one private folder (0700)
+    that is removed when the process ends: ``atexit`` runs after a normal exit, an
+    error and Ctrl-C alike, and certctl turns SIGTERM into Ctrl-C. urllib3 reads the
+    file whenever it opens a connection, so it has to outlive every session of the run.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._folder: str | None = None
+        self._paths: dict[bytes, str] = {}
+
+    def path(self, pem: bytes) -> str:
+        with self._lock:
+            path = self._paths.get(pem)
+            if path is None:
+                if self._folder is None:
+                    self._folder = tempfile.mkdtemp(prefix="certctl-acme-ca-")
+                    atexit.register(self.remove)
+                name = f"{hashlib.sha256(pem).hexdigest()[:16]}.pem"
+                path = os.path.join(self._folder, name)
+                with open(path, "wb") as handle:
+                    handle.write(pem)
+                self._paths[pem] = path
+            return path
+
+    def remove(self) -> None:
+        """Delete the folder and every bundle in it (at exit; harmless when already gone)."""
+        with self._lock:
+            if self._folder is not None:
+                shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+            self._paths.clear()
 
 
-def _ca_bundle_file(pem: bytes) -> str:
-    """requests verifies against a file; write each distinct bundle once per process."""
-    with _BUNDLES_LOCK:
-        path = _BUNDLES.get(pem)
-        if path is None:
-            descriptor, path = tempfile.mkstemp(prefix="certctl-acme-ca-", suffix=".pem")
-            with os.fdopen(descriptor, "wb") as handle:
-                handle.write(pem)
-            _BUNDLES[pem] = path
-        return path
+_CA_BUNDLES = _CABundleFiles()
 
 
 class _translated:

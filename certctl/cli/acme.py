@@ -1,30 +1,25 @@
-"""``challenge list|describe|check|serve|cleanup``, and how recorded ACME objects are shown.
+"""``challenge list|describe|check|serve|cleanup``: list and troubleshoot ACME challenges.
 
-Orders and Challenges come from the state history. ``acme_item`` gives them the
-shape cert-manager's ``acme.cert-manager.io/v1`` resources have, for ``get -o json``
-and ``describe``; the ``get`` tables live in ``get.py`` and the describe view in
-``describe.py``.
+``challenge list`` and ``challenge describe`` are the views ``get challenges`` and
+``describe challenge`` show, from ``acme_views.py``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import typer
 
+from certctl.cli.acme_views import describe_acme, list_acme
 from certctl.cli.context import AppContext, get_app, handles_errors
-from certctl.cli.render import check_output_format, format_time, print_data, print_table
+from certctl.cli.render import check_output_format, format_count, print_data, print_table
+from certctl.cli.typerapp import CertctlTyper
 
 if TYPE_CHECKING:
     from certctl.acme.troubleshoot import ChallengeCheckReport, CleanupReport
-    from certctl.errors import UsageError
-    from certctl.state.database import AcmeObject, StateDatabase
 
-ACME_API_VERSION = "acme.cert-manager.io/v1"
-
-app = typer.Typer(
+app = CertctlTyper(
     help="List, describe and troubleshoot ACME challenges: check a solver without ordering, "
     "serve HTTP-01 tokens, clean up leftovers.",
     no_args_is_help=True,
@@ -34,75 +29,6 @@ NAMESPACE = typer.Option(
     "default", "-n", "--namespace", metavar="NAMESPACE", help="Namespace of the challenges."
 )
 ALL_NAMESPACES = typer.Option(False, "-A", "--all-namespaces", help="Every namespace.")
-
-
-# -- the cert-manager shape of recorded objects -------------------------------------------------
-
-
-def issuer_ref(recorded: Any) -> Any:
-    """``ClusterIssuer/pebble`` (as recorded) -> cert-manager's ``issuerRef`` object."""
-    if not isinstance(recorded, str) or "/" not in recorded:
-        return recorded
-    kind, _, name = recorded.partition("/")
-    return {"group": "cert-manager.io", "kind": kind, "name": name}
-
-
-def acme_item(record: AcmeObject) -> dict[str, Any]:
-    """An Order or Challenge as cert-manager's API would return it."""
-    spec = dict(record.body.get("spec") or {})
-    status = dict(record.body.get("status") or {})
-    if "issuerRef" in spec:
-        spec["issuerRef"] = issuer_ref(spec["issuerRef"])
-    metadata: dict[str, Any] = {
-        "name": record.name,
-        "namespace": record.namespace,
-        "creationTimestamp": format_time(record.created),
-    }
-    # certctl records the Order a Challenge belongs to; cert-manager says it with an owner.
-    order = spec.pop("order", None)
-    if order:
-        metadata["ownerReferences"] = [
-            {"apiVersion": ACME_API_VERSION, "kind": "Order", "name": order}
-        ]
-    return {
-        "apiVersion": ACME_API_VERSION,
-        "kind": record.kind,
-        "metadata": metadata,
-        "spec": spec,
-        "status": status,
-    }
-
-
-#: kubectl describe writes these words in capitals (its smartLabelFor acronyms).
-_ACRONYMS = {"url": "URL", "uid": "UID", "api": "API"}
-
-
-def describe_data(data: Any) -> Any:
-    """Rename keys so ``describe_lines`` titles them as kubectl does (``url`` -> ``URL``)."""
-    if isinstance(data, Mapping):
-        return {_ACRONYMS.get(str(key), key): describe_data(value) for key, value in data.items()}
-    if isinstance(data, list):
-        return [describe_data(value) for value in data]
-    return data
-
-
-def not_found(kind: str, name: str, namespace: str | None) -> UsageError:
-    from certctl.errors import UsageError
-
-    where = f" in namespace {namespace}" if namespace else ""
-    plural = f"{kind.lower()}s"
-    return UsageError(
-        f'{kind.lower()} "{name}" not found{where} in the state history',
-        hint=f"Run certctl get {plural} -A to list the recorded {plural} of every namespace",
-    )
-
-
-def find_acme_object(state: StateDatabase, kind: str, name: str, namespace: str) -> AcmeObject:
-    """The recorded Order or Challenge, or a UsageError (exit 2) naming where to look."""
-    record = state.get_acme_object(kind, namespace, name)
-    if record is None:
-        raise not_found(kind, name, namespace)
-    return record
 
 
 # -- challenge list / describe -------------------------------------------------------------------
@@ -120,8 +46,6 @@ def list_challenges(
     ),
 ) -> None:
     """List recorded Challenges (the same as get challenges)."""
-    from certctl.cli.get import list_acme
-
     list_acme(get_app(ctx), "Challenge", name, namespace, all_namespaces, output)
 
 
@@ -133,8 +57,6 @@ def describe_challenge(
     namespace: str = NAMESPACE,
 ) -> None:
     """Describe a recorded Challenge (the same as describe challenge)."""
-    from certctl.cli.describe import describe_acme
-
     describe_acme(get_app(ctx), "Challenge", name, namespace)
 
 
@@ -247,7 +169,7 @@ def check_report_json(report: ChallengeCheckReport) -> dict[str, Any]:
 
 def check_report_lines(report: ChallengeCheckReport) -> list[str]:
     solver = report.solver
-    checks = f"{report.attempts} check{'s' if report.attempts != 1 else ''}"
+    checks = format_count(report.attempts, "check")
     if report.passed:
         result = f"passed in {report.seconds:.2f}s ({checks})"
     else:
@@ -285,7 +207,9 @@ def serve(
     pairs: list[str] = typer.Argument(
         None, metavar="TOKEN=KEYAUTH...", help="Tokens to answer, with their key authorization."
     ),
-    port: int = typer.Option(80, "--port", min=1, max=65535, help="Port to listen on."),
+    port: int = typer.Option(
+        80, "--port", metavar="PORT", min=1, max=65535, help="Port to listen on."
+    ),
     address: str = typer.Option(
         "", "--address", metavar="ADDR", help='Address to listen on [default: "" (all)].'
     ),
@@ -303,7 +227,7 @@ def serve(
 ) -> None:
     """Run a standalone HTTP-01 responder until Ctrl-C or SIGTERM.
 
-    Stopping it is the normal way to end it, so that exits 0 (not 130).
+    Ctrl-C and SIGTERM are the normal ways to stop it, so they exit 0 (not 130).
     """
     import threading
 
@@ -324,7 +248,8 @@ def serve(
             "challenges are recorded (certctl get challenges -A lists them)",
         )
     where = f"{address or '*'}:{port}"
-    application.info(f"Serving {len(tokens)} HTTP-01 token(s) on {where}; Ctrl-C stops.")
+    served = format_count(len(tokens), "HTTP-01 token")
+    application.info(f"Serving {served} on {where}; Ctrl-C stops.")
     for token in tokens:
         application.detail(f"  /.well-known/acme-challenge/{token}")
     try:
@@ -360,7 +285,7 @@ def cleanup(
         "table", "-o", "--output", metavar="FORMAT", help="table, json or yaml."
     ),
 ) -> None:
-    """Remove TXT records and token files that interrupted runs left presented.
+    """Remove the TXT records, token files and solver Ingresses that interrupted runs left behind.
 
     Every Challenge the state records as presented is cleaned up with the solver
     configuration recorded with it, and the issuer's secrets from the store, while
@@ -427,7 +352,8 @@ def _render_cleanup(application: AppContext, report: CleanupReport, output: str)
     for item in report.items:
         counts[item.outcome] = counts.get(item.outcome, 0) + 1
     summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items())
-    application.info(f"cleanup: {len(report.items)} presented challenges: {summary}.")
+    presented = format_count(len(report.items), "presented challenge")
+    application.info(f"cleanup: {presented}: {summary}.")
 
 
 # -- option parsing ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from certctl.cli.context import get_app, handles_errors
-from certctl.cli.render import check_output_format
+from certctl.cli.render import check_output_format, format_count
 
 
 def register(app: typer.Typer) -> None:
@@ -85,9 +85,9 @@ def convert_command(
     for note in notes:
         application.info(f"Note: {note}")
     if not documents:
+        read = format_count(len(manifests.ingresses), "Ingress")
         application.info(
-            f"Nothing to convert: {len(manifests.ingresses)} Ingresses read, none asks "
-            "ingress-shim for a Certificate."
+            f"Nothing to convert: {read} read, none asks ingress-shim for a Certificate."
         )
         return
     _print(documents, output)

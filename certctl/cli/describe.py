@@ -1,26 +1,21 @@
 """``describe certificate|issuer|clusterissuer|order|challenge NAME``: kubectl-describe views.
 
 Certificates and issuers come from ``-f`` manifests; ACME Orders and Challenges from
-the state history. ``header_lines`` and ``event_lines`` are the parts every view shares.
+the state history (their views are in ``acme_views.py``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 import typer
 
-from certctl.cli.acme import ACME_API_VERSION, acme_item, describe_data, find_acme_object
-from certctl.cli.context import AppContext, get_app, handles_errors
-from certctl.cli.render import describe_lines, describe_mapping, format_age
+from certctl.cli.acme_views import describe_acme
+from certctl.cli.context import get_app, handles_errors
+from certctl.cli.render import describe_lines, event_lines, header_lines
+from certctl.cli.typerapp import CertctlTyper
 
-if TYPE_CHECKING:
-    import datetime as dt
-
-    from certctl.state.database import Event
-
-app = typer.Typer(
-    help="Show one Certificate, Issuer, Order or Challenge in detail, with its events.",
+app = CertctlTyper(
+    help="Show one Certificate, Issuer, ClusterIssuer, Order or Challenge in detail, with its "
+    "events.",
     no_args_is_help=True,
 )
 
@@ -169,74 +164,6 @@ def describe_challenge(
 ) -> None:
     """Describe a recorded ACME Challenge: solver, token, state, reason, and events."""
     describe_acme(get_app(ctx), "Challenge", name, namespace)
-
-
-def describe_acme(application: AppContext, kind: str, name: str, namespace: str) -> None:
-    """The ``kubectl describe challenge|order`` view of a recorded Order or Challenge."""
-    record = find_acme_object(application.state, kind, name, namespace)
-    item = acme_item(record)
-    lines = header_lines(
-        record.name,
-        record.namespace,
-        {},
-        kind,
-        api_version=ACME_API_VERSION,
-        extra=[("Certificate:", record.certificate)],
-    )
-    metadata = {
-        key: value for key, value in item["metadata"].items() if key not in ("name", "namespace")
-    }
-    lines.append("Metadata:")
-    lines.extend(describe_lines(describe_data(metadata), 1))
-    lines.append("Spec:")
-    lines.extend(describe_lines(describe_data(item["spec"]), 1))
-    lines.append("Status:")
-    lines.extend(describe_lines(describe_data(item["status"]), 1))
-    events = application.state.events(kind, f"{record.namespace}/{record.name}")
-    lines.extend(event_lines(events, application.clock.now()))
-    typer.echo("\n".join(lines))
-
-
-def header_lines(
-    name: str,
-    namespace: str | None,
-    metadata: Any,
-    kind: str,
-    *,
-    api_version: str = "cert-manager.io/v1",
-    extra: list[tuple[str, str]] | None = None,
-) -> list[str]:
-    """Name, Namespace, Labels, Annotations, API Version and Kind, as kubectl prints them."""
-    lines = [f"{'Name:':<14}{name}"]
-    if namespace:
-        lines.append(f"{'Namespace:':<14}{namespace}")
-    lines.extend(describe_mapping("Labels", dict(metadata.get("labels") or {})))
-    lines.extend(describe_mapping("Annotations", dict(metadata.get("annotations") or {})))
-    lines.append(f"{'API Version:':<14}{api_version}")
-    lines.append(f"{'Kind:':<14}{kind}")
-    lines.extend(f"{title:<14}{value}" for title, value in extra or [])
-    return lines
-
-
-def event_lines(events: list[Event], now: dt.datetime) -> list[str]:
-    """The Events table of kubectl describe; messages are never cut."""
-    if not events:
-        return ["Events:       <none>"]
-    rows = [
-        ["Type", "Reason", "Age", "From", "Message"],
-        ["----", "------", "----", "----", "-------"],
-    ]
-    for event in events:
-        age = format_age(now - event.last_seen)
-        if event.count > 1:
-            age = f"{age} (x{event.count} over {format_age(now - event.first_seen)})"
-        rows.append([event.type, event.reason, age, "certctl", event.message])
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    lines = ["Events:"]
-    for row in rows:
-        cells = [row[i].ljust(widths[i]) for i in range(4)]
-        lines.append("  " + "  ".join(cells) + "  " + row[4])
-    return lines
 
 
 def _not_found(kind: str, name: str, namespace: str | None) -> None:

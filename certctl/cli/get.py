@@ -10,24 +10,26 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from certctl.cli.acme import acme_item, not_found
+from certctl.cli.acme_views import list_acme
 from certctl.cli.context import AppContext, get_app, handles_errors
-from certctl.cli.render import check_output_format, format_age, format_time, print_data, print_table
+from certctl.cli.render import (
+    check_output_format,
+    format_age,
+    format_time,
+    list_document,
+    print_data,
+    print_listing,
+)
+from certctl.cli.typerapp import CertctlTyper
 
 if TYPE_CHECKING:
-    import datetime as dt
-
     from certctl.api.models import ManifestSet
     from certctl.engine.status import CertificateView, IssuerView
-    from certctl.state.database import AcmeObject
 
-app = typer.Typer(
+app = CertctlTyper(
     help="List Certificates, Issuers, ClusterIssuers, Orders or Challenges with their status.",
     no_args_is_help=True,
 )
-
-#: Reasons longer than this are cut in table output (``-o wide`` shows them whole).
-REASON_WIDTH = 60
 
 FILENAME = typer.Option(
     None, "-f", "--filename", metavar="PATH", help="Manifest file or directory (repeatable)."
@@ -72,7 +74,7 @@ def get_certificates(
     ]
     _not_found(name, "certificate", views)
     if output in ("json", "yaml"):
-        print_data(_list([_certificate_item(view) for view in views]), output)
+        print_data(list_document([_certificate_item(view) for view in views]), output)
         return
     headers = ["NAME", "READY", "SECRET", "ISSUER", "NOT AFTER", "RENEWAL", "AGE"]
     if output == "wide":
@@ -92,7 +94,9 @@ def get_certificates(
         if output == "wide":
             row.append(view.ready.message)
         rows.append(row)
-    _print(headers, rows, views, all_namespaces, lambda v: v.certificate.namespace, namespace)
+    print_listing(
+        headers, rows, views, all_namespaces, lambda v: v.certificate.namespace, namespace
+    )
 
 
 @app.command("issuers")
@@ -146,7 +150,7 @@ def _get_issuers(
     ]
     _not_found(name, "clusterissuer" if cluster else "issuer", views)
     if output in ("json", "yaml"):
-        print_data(_list([_issuer_item(view) for view in views]), output)
+        print_data(list_document([_issuer_item(view) for view in views]), output)
         return
     headers = ["NAME", "TYPE", "READY"]
     if output == "wide":
@@ -157,7 +161,7 @@ def _get_issuers(
         if output == "wide":
             row.extend([view.ready.reason, view.ready.message])
         rows.append(row)
-    _print(
+    print_listing(
         headers,
         rows,
         views,
@@ -193,88 +197,6 @@ def get_challenges(
     list_acme(get_app(ctx), "Challenge", name, namespace, all_namespaces, output)
 
 
-def list_acme(
-    application: AppContext,
-    kind: str,
-    name: str | None,
-    namespace: str,
-    all_namespaces: bool,
-    output: str,
-) -> None:
-    """``get orders|challenges``: the columns of cert-manager's CRDs, from the state."""
-    check_output_format(output)
-    records = application.state.acme_objects(kind, None if all_namespaces else namespace)
-    if name is not None:
-        records = [record for record in records if record.name == name]
-        if not records:
-            raise not_found(kind, name, None if all_namespaces else namespace)
-    if output in ("json", "yaml"):
-        print_data(_list([acme_item(record) for record in records]), output)
-        return
-    now = application.clock.now()
-    wide = output == "wide"
-    if kind == "Order":
-        headers = ["NAME", "STATE", *(["ISSUER", "REASON"] if wide else []), "AGE"]
-        rows = [_order_row(record, now, wide) for record in records]
-    else:
-        headers = ["NAME", "STATE", "DOMAIN", "TYPE", "REASON", "AGE"]
-        rows = [_challenge_row(record, now, wide) for record in records]
-    _print(headers, rows, records, all_namespaces, lambda r: r.namespace, namespace)
-
-
-def _order_row(record: AcmeObject, now: dt.datetime, wide: bool) -> list[str]:
-    spec = record.body.get("spec") or {}
-    status = record.body.get("status") or {}
-    row = [record.name, record.state or "<none>"]
-    if wide:
-        row.extend([str(spec.get("issuerRef") or "<none>"), _cell(status.get("reason"))])
-    row.append(format_age(now - record.created))
-    return row
-
-
-def _challenge_row(record: AcmeObject, now: dt.datetime, wide: bool) -> list[str]:
-    spec = record.body.get("spec") or {}
-    status = record.body.get("status") or {}
-    domain = str(spec.get("dnsName") or "<none>")
-    if spec.get("wildcard"):
-        domain = f"*.{domain}"
-    reason = _cell(status.get("reason"))
-    if not wide and len(reason) > REASON_WIDTH:
-        reason = reason[: REASON_WIDTH - 1].rstrip() + "…"
-    return [
-        record.name,
-        record.state or "<none>",
-        domain,
-        str(spec.get("type") or "<none>"),
-        reason,
-        format_age(now - record.created),
-    ]
-
-
-def _cell(value: Any) -> str:
-    """One table cell: on one line, ``<none>`` when empty."""
-    text = " ".join(str(value or "").split())
-    return text or "<none>"
-
-
-def _print(
-    headers: list[str],
-    rows: list[list[str]],
-    views: list[Any],
-    all_namespaces: bool,
-    namespace_of: Any,
-    namespace: str,
-) -> None:
-    if not rows:
-        where = "any namespace" if all_namespaces else f"{namespace} namespace"
-        typer.echo(f"No resources found in {where}.", err=True)
-        return
-    if all_namespaces:
-        headers = ["NAMESPACE", *headers]
-        rows = [[namespace_of(view), *row] for view, row in zip(views, rows, strict=True)]
-    print_table(headers, rows)
-
-
 def _not_found(name: str | None, kind: str, views: list[Any]) -> None:
     if name is not None and not views:
         from certctl.errors import UsageError
@@ -283,10 +205,6 @@ def _not_found(name: str | None, kind: str, views: list[Any]) -> None:
             f'{kind} "{name}" not found in the given manifests',
             hint="Check the name, the namespace (-n) and the files given with -f",
         )
-
-
-def _list(items: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "List", "items": items}
 
 
 def _certificate_item(view: CertificateView) -> dict[str, Any]:

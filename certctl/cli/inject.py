@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from certctl.cli.context import exit_with, get_app, handles_errors
-from certctl.cli.render import check_output_format
+from certctl.cli.render import check_output_format, format_count
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -164,8 +164,9 @@ def _report(
         application.info(f"Nothing to inject: no webhook configuration, APIService or CRD {where}.")
     else:
         changed = "would change" if dry_run else ("patched" if from_cluster else "injected")
+        objects = format_count(len(outcomes), "object")
         application.info(
-            f"inject: {len(outcomes)} objects {where}: {counts['injected']} {changed}, "
+            f"inject: {objects} {where}: {counts['injected']} {changed}, "
             f"{counts['unchanged']} unchanged, {counts['skipped']} skipped, "
             f"{counts['failed']} failed."
         )

@@ -13,15 +13,16 @@ import typer
 from certctl import __version__
 from certctl.cli import acme, convert, describe, get, inject, inspect, reconcile, sync, validate
 from certctl.cli.context import AppContext, default_state_dir
+from certctl.cli.typerapp import CertctlTyper
 
-app = typer.Typer(
+app = CertctlTyper(
     name="certctl",
     help=(
         "cert-manager's certificate lifecycle for every place a command can run: "
         "reads cert-manager.io/v1 manifests and keeps certificates issued and renewed."
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING
 import typer
 
 from certctl.cli.context import AppContext, get_app, handles_errors
-from certctl.cli.render import check_output_format, format_time, print_data, print_table
+from certctl.cli.render import (
+    check_output_format,
+    format_count,
+    format_time,
+    print_data,
+    print_table,
+)
 
 if TYPE_CHECKING:
     from certctl.engine.reconcile import CertificateResult, ReconcileReport
@@ -180,7 +186,8 @@ def render_report(
     }
     summary = ", ".join(f"{count} {outcome}" for outcome, count in counts.items() if count)
     total = len(report.results)
+    certificates = format_count(total, "certificate")
     if command in ("renew", "sync") and total and counts["unchanged"] == total:
-        app.info(f"Nothing to {command}: {total} certificates up to date ({seconds:.2f}s).")
+        app.info(f"Nothing to {command}: {certificates} up to date ({seconds:.2f}s).")
     else:
-        app.info(f"{command}: {total} certificates: {summary or 'none selected'} ({seconds:.2f}s).")
+        app.info(f"{command}: {certificates}: {summary or 'none selected'} ({seconds:.2f}s).")

@@ -5,8 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+import typer
+
+if TYPE_CHECKING:
+    from certctl.state.database import Event
 
 OUTPUT_FORMATS = ("table", "wide", "json", "yaml")
 
@@ -36,6 +41,30 @@ def print_table(
         out.write("   ".join(cells).rstrip() + "\n")
 
 
+def print_listing(
+    headers: list[str],
+    rows: list[list[str]],
+    objects: Sequence[Any],
+    all_namespaces: bool,
+    namespace_of: Callable[[Any], str],
+    namespace: str,
+) -> None:
+    """A ``get`` table: a NAMESPACE column with ``-A``, kubectl's sentence when it is empty."""
+    if not rows:
+        where = "any namespace" if all_namespaces else f"{namespace} namespace"
+        typer.echo(f"No resources found in {where}.", err=True)
+        return
+    if all_namespaces:
+        headers = ["NAMESPACE", *headers]
+        rows = [[namespace_of(item), *row] for item, row in zip(objects, rows, strict=True)]
+    print_table(headers, rows)
+
+
+def list_document(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``kind: List`` object ``get -o json|yaml`` prints, as kubectl does."""
+    return {"apiVersion": "v1", "kind": "List", "items": items}
+
+
 def print_data(data: Any, output: str, stream: TextIO | None = None) -> None:
     out = stream or sys.stdout
     if output == "json":
@@ -46,6 +75,27 @@ def print_data(data: Any, output: str, stream: TextIO | None = None) -> None:
         out.write(
             yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
         )
+
+
+def format_count(count: int, singular: str, plural: str | None = None) -> str:
+    """A number and its noun in agreement: ``1 certificate``, ``2 certificates``.
+
+    The plural is English's regular one unless given: ``Ingress`` -> ``Ingresses``,
+    ``NetworkPolicy`` -> ``NetworkPolicies``; a kind already plural (``Endpoints``) stays.
+    """
+    if count == 1:
+        return f"{count} {singular}"
+    return f"{count} {plural or _plural(singular)}"
+
+
+def _plural(noun: str) -> str:
+    if noun.endswith(("ss", "x", "ch", "sh")):
+        return noun + "es"
+    if noun.endswith("s"):
+        return noun
+    if noun.endswith("y") and noun[-2:-1].lower() not in ("a", "e", "i", "o", "u", ""):
+        return noun[:-1] + "ies"
+    return noun + "s"
 
 
 def format_age(delta: dt.timedelta) -> str:
@@ -125,4 +175,46 @@ def describe_mapping(title: str, values: dict[str, str]) -> list[str]:
     items = [f"{key}={value}" for key, value in sorted(values.items())]
     lines = [f"{title + ':':<14}{items[0]}"]
     lines.extend(f"{'':<14}{item}" for item in items[1:])
+    return lines
+
+
+def header_lines(
+    name: str,
+    namespace: str | None,
+    metadata: Any,
+    kind: str,
+    *,
+    api_version: str = "cert-manager.io/v1",
+    extra: list[tuple[str, str]] | None = None,
+) -> list[str]:
+    """Name, Namespace, Labels, Annotations, API Version and Kind, as kubectl prints them."""
+    lines = [f"{'Name:':<14}{name}"]
+    if namespace:
+        lines.append(f"{'Namespace:':<14}{namespace}")
+    lines.extend(describe_mapping("Labels", dict(metadata.get("labels") or {})))
+    lines.extend(describe_mapping("Annotations", dict(metadata.get("annotations") or {})))
+    lines.append(f"{'API Version:':<14}{api_version}")
+    lines.append(f"{'Kind:':<14}{kind}")
+    lines.extend(f"{title:<14}{value}" for title, value in extra or [])
+    return lines
+
+
+def event_lines(events: list[Event], now: dt.datetime) -> list[str]:
+    """The Events table of kubectl describe; messages are never cut."""
+    if not events:
+        return ["Events:       <none>"]
+    rows = [
+        ["Type", "Reason", "Age", "From", "Message"],
+        ["----", "------", "----", "----", "-------"],
+    ]
+    for event in events:
+        age = format_age(now - event.last_seen)
+        if event.count > 1:
+            age = f"{age} (x{event.count} over {format_age(now - event.first_seen)})"
+        rows.append([event.type, event.reason, age, "certctl", event.message])
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    lines = ["Events:"]
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(4)]
+        lines.append("  " + "  ".join(cells) + "  " + row[4])
     return lines

@@ -7,7 +7,7 @@ from collections import Counter
 import typer
 
 from certctl.cli.context import get_app, handles_errors
-from certctl.cli.render import check_output_format, print_data
+from certctl.cli.render import check_output_format, format_count, print_data
 
 
 def register(app: typer.Typer) -> None:
@@ -75,14 +75,15 @@ def validate_command(
         issuers = sum(1 for issuer in manifests.issuers if not issuer.cluster_scoped)
         cluster_issuers = len(manifests.issuers) - issuers
         summary = (
-            f"Valid: {len(manifests.certificates)} Certificates, {issuers} Issuers, "
-            f"{cluster_issuers} ClusterIssuers"
+            f"Valid: {format_count(len(manifests.certificates), 'Certificate')}, "
+            f"{format_count(issuers, 'Issuer')}, {format_count(cluster_issuers, 'ClusterIssuer')}"
         )
         if shim.certificates:
-            summary += f"; {len(shim.certificates)} Certificates from Ingress annotations"
+            derived = format_count(len(shim.certificates), "Certificate")
+            summary += f"; {derived} from Ingress annotations"
         if ignored:
             summary += "; ignored: " + ", ".join(
-                f"{n} {kind}" for kind, n in sorted(ignored.items())
+                format_count(n, kind) for kind, n in sorted(ignored.items())
             )
         typer.echo(summary + ".")
     for warning in warnings:

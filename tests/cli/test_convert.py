@@ -57,7 +57,7 @@ def test_the_example_converts_to_yaml_that_validates(cli: Cli) -> None:
         "validate", "-f", "-", "-f", EXAMPLE / "00-issuer.yaml", input=result.stdout
     )
     assert validated.exit_code == 0, describe(validated)
-    assert validated.stdout.strip() == "Valid: 2 Certificates, 1 Issuers, 0 ClusterIssuers."
+    assert validated.stdout.strip() == "Valid: 2 Certificates, 1 Issuer, 0 ClusterIssuers."
     assert validated.stderr == ""
 
 

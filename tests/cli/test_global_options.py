@@ -16,6 +16,7 @@ from typer.testing import Result
 from certctl import __version__
 from certctl.stores.directory import DirectoryStore
 from tests.cli.conftest import SELFSIGNED, Cli, certificate, describe
+from tests.entrypoint import certctl_binary
 
 
 def simple_set(cli: Cli) -> Path:
@@ -286,9 +287,7 @@ def test_a_read_only_namespace_folder_exits_3(cli: Cli) -> None:
         if setpriv is None:
             pytest.fail("setpriv is missing: install it with `apt-get install util-linux`")
         prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
-    certctl = shutil.which("certctl")
-    if certctl is None:
-        pytest.fail("the certctl entry point is not installed: run `pip install -e .` first")
+    certctl = certctl_binary()
     path = simple_set(cli)
     namespace = cli.store / "default"
     namespace.mkdir(parents=True)

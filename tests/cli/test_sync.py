@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import time
 
-import pytest
-
 from certctl.stores.base import SecretRecord
 from certctl.stores.directory import DirectoryStore
 from tests.cli.conftest import SELFSIGNED, Cli, certificate, describe
+from tests.entrypoint import certctl_binary
 
 INGRESS = {
     "apiVersion": "networking.k8s.io/v1",
@@ -109,9 +107,7 @@ def test_from_cluster_needs_the_kubernetes_store(cli: Cli) -> None:
 
 
 def test_watch_keeps_running_until_interrupted(cli: Cli) -> None:
-    certctl = shutil.which("certctl")
-    if certctl is None:
-        pytest.fail("the certctl entry point is not installed: run `pip install -e .` first")
+    certctl = certctl_binary()
     path = cli.manifest("web.yaml", SELFSIGNED, certificate("web"))
     process = subprocess.Popen(
         [certctl, *cli.global_args(), "sync", "-f", str(path), "--watch", "--interval", "200ms"],

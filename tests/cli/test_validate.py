@@ -83,7 +83,7 @@ def test_validate_reads_stdin(cli: Cli) -> None:
     result = cli.run("validate", "-f", "-", input=text)
 
     assert result.exit_code == 0, describe(result)
-    assert "Valid: 1 Certificates, 0 Issuers, 1 ClusterIssuers." in result.stdout
+    assert "Valid: 1 Certificate, 0 Issuers, 1 ClusterIssuer." in result.stdout
 
 
 def test_a_malformed_manifest_on_stdin_exits_2(cli: Cli) -> None:
@@ -102,7 +102,7 @@ def test_a_missing_issuer_is_a_warning_not_an_error(cli: Cli) -> None:
     result = cli.run("validate", "-f", path)
 
     assert result.exit_code == 0, describe(result)
-    assert "Valid: 1 Certificates, 0 Issuers, 0 ClusterIssuers." in result.stdout
+    assert "Valid: 1 Certificate, 0 Issuers, 0 ClusterIssuers." in result.stdout
     assert "Warning:" in result.stderr
     assert "default/web" in result.stderr
     assert "nowhere" in result.stderr

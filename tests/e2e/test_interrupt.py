@@ -12,7 +12,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from tests.e2e.test_quickstart import certctl_binary
+from tests.entrypoint import certctl_binary
 
 pytestmark = pytest.mark.e2e
 

@@ -15,15 +15,10 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from tests.entrypoint import certctl_binary
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
-
-
-def certctl_binary() -> str:
-    path = shutil.which("certctl")
-    if path is None:
-        pytest.fail("the certctl entry point is not installed: run `pip install -e .` first")
-    return path
 
 
 def openssl_binary() -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.entrypoint import certctl_binary
 from tests.integration.acme_helpers import (
     ACMERun,
     acme_issuer,
@@ -28,13 +28,6 @@ def acme(tmp_path: Path, bind_server: BindServer, pebble_server: PebbleServer) -
     run = ACMERun(tmp_path, bind_server, pebble_server.http_port)
     run.write_tsig_secret()
     return run
-
-
-def certctl_binary() -> str:
-    path = shutil.which("certctl")
-    if path is None:
-        pytest.fail("the certctl entry point is not installed: run `pip install -e .` first")
-    return path
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
+from tests.entrypoint import certctl_binary
 from tests.integration.acme_helpers import (
     ACMERun,
     acme_issuer,
@@ -403,9 +405,7 @@ def test_concurrent_orders_of_a_new_issuer_share_one_account(
     acme: ACMERun, pebble_server: PebbleServer, dns_label: str
 ) -> None:
     # A fresh process, as cron starts one: the first orders race to build the issuer.
-    certctl = shutil.which("certctl")
-    if certctl is None:
-        pytest.fail("the certctl entry point is not installed: run `pip install -e .` first")
+    certctl = certctl_binary()
     path = acme.manifest(
         acme_issuer(pebble_server, [standalone(pebble_server.http_port)], name="shared"),
         *[
@@ -425,3 +425,42 @@ def test_concurrent_orders_of_a_new_issuer_share_one_account(
 
     assert result.returncode == 0, result.stderr
     assert pebble_server.log_path.read_text().count("POST /sign-me-up") - before == 1
+
+
+@pytest.mark.parametrize(
+    ("server_path", "exit_code"),
+    [
+        pytest.param("", 0, id="an issuance leaves nothing in TMPDIR"),
+        pytest.param(
+            "/no-such-directory", 1, id="a run that fails after trusting caBundle leaves nothing"
+        ),
+    ],
+)
+def test_the_ca_bundle_leaves_no_file_in_tmpdir(
+    acme: ACMERun,
+    pebble_server: PebbleServer,
+    dns_label: str,
+    tmp_path: Path,
+    server_path: str,
+    exit_code: int,
+) -> None:
+    # requests verifies against a file path only; the file must not outlive the run.
+    issuer = acme_issuer(pebble_server, [standalone(pebble_server.http_port)])
+    issuer["spec"]["acme"]["server"] += server_path
+    path = acme.manifest(issuer, certificate("tmp", [f"tmp.{dns_label}.example.test"]))
+    temporary = tmp_path / "tmpdir"
+    temporary.mkdir()
+
+    result = subprocess.run(
+        [certctl_binary(), *acme.global_args(), "issue", "-f", str(path)],
+        env={**os.environ, "TMPDIR": str(temporary)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == exit_code, result.stderr
+    if exit_code:
+        assert "ACME directory" in result.stderr
+    assert sorted(temporary.iterdir()) == []

@@ -323,6 +323,6 @@ def test_serve_answers_tokens_until_stopped_and_exits_0(
             process.send_signal(stop_signal)
             _, stderr = process.communicate(timeout=20)
     assert process.returncode == 0, stderr.decode()
-    assert b"Serving 2 HTTP-01 token(s)" in stderr
+    assert b"Serving 2 HTTP-01 tokens" in stderr
     assert b"Stopped serving" in stderr
     assert port_is_free(port)
