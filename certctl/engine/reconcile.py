@@ -779,7 +779,9 @@ def decode_secret(certificate: Certificate, record: SecretRecord | None) -> Secr
     key_pem, crt_pem = record.data.get("tls.key"), record.data.get("tls.crt")
     if key_pem:
         try:
-            key = load_private_key(key_pem)
+            # The key is only compared with the certificate here, never used to sign, so
+            # the cheap consistency check suffices (cert-manager's); signing reloads it.
+            key = load_private_key(key_pem, thorough=False)
         except ValueError as exc:
             key_error = str(exc)
     if crt_pem:

@@ -109,26 +109,39 @@ def encode_private_key(key: PrivateKey, encoding: KeyEncoding) -> bytes:
     )
 
 
-def load_private_key(pem: bytes) -> PrivateKey:
+def load_private_key(pem: bytes, *, thorough: bool = True) -> PrivateKey:
     """Decode an unencrypted PEM private key (PKCS#1, SEC1 or PKCS#8).
 
     Args:
         pem: the PEM bytes, for example a Secret's ``tls.key``.
+        thorough: run OpenSSL's full RSA key check, which proves that p and q are
+            prime (about 40 ms for RSA 2048 and 400 ms for RSA 4096). With False,
+            an RSA key is checked as Go's ``crypto/rsa`` (and so cert-manager) checks
+            it, in microseconds: n = p·q, e·d ≡ 1 modulo p−1 and q−1, and the CRT
+            values agree. Use False only where the key is compared or re-encoded and
+            never signs (the readiness and reissue checks); signing keeps True.
 
     Returns:
         The key.
 
     Raises:
-        ValueError: the data is not a decodable private key, is encrypted, or is
-            of a type cert-manager does not issue for (DSA, X25519, Ed448...).
+        ValueError: the data is not a decodable private key, is encrypted, is an
+            inconsistent RSA key, or is of a type cert-manager does not issue for
+            (DSA, X25519, Ed448...).
     """
     try:
-        key = serialization.load_pem_private_key(pem, password=None)
+        key = serialization.load_pem_private_key(
+            pem, password=None, unsafe_skip_rsa_key_validation=not thorough
+        )
     except (ValueError, TypeError) as exc:
         raise ValueError(f"the private key could not be decoded: {_first_line(exc)}") from exc
     except UnsupportedAlgorithm as exc:  # for example a curve OpenSSL does not know
         raise ValueError(f"the private key is not supported: {_first_line(exc)}") from exc
-    if isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+    if isinstance(key, rsa.RSAPrivateKey):
+        if not thorough and not _rsa_numbers_consistent(key.private_numbers()):
+            raise ValueError("the private key could not be decoded: the RSA key is inconsistent")
+        return key
+    if isinstance(key, ed25519.Ed25519PrivateKey):
         return key
     if isinstance(key, ec.EllipticCurvePrivateKey):
         if key.curve.name not in _CURVE_NAMES:
@@ -140,6 +153,19 @@ def load_private_key(pem: bytes) -> PrivateKey:
     raise ValueError(
         f"the private key is a {type(key).__name__.removeprefix('_')}; "
         "only RSA, ECDSA and Ed25519 keys are supported"
+    )
+
+
+def _rsa_numbers_consistent(numbers: rsa.RSAPrivateNumbers) -> bool:
+    """Go's ``rsa.PrivateKey.Validate`` plus the CRT values OpenSSL signs with."""
+    p, q, d = numbers.p, numbers.q, numbers.d
+    n, e = numbers.public_numbers.n, numbers.public_numbers.e
+    if p <= 1 or q <= 1 or e <= 1 or p * q != n:
+        return False
+    if (e * d) % (p - 1) != 1 % (p - 1) or (e * d) % (q - 1) != 1 % (q - 1):
+        return False
+    return (
+        numbers.dmp1 == d % (p - 1) and numbers.dmq1 == d % (q - 1) and (numbers.iqmp * q) % p == 1
     )
 
 
