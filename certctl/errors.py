@@ -159,9 +159,16 @@ class NotSupportedError(IssuanceError):
 
 
 class IssuerNotReadyError(IssuanceError):
-    """The issuer's own configuration or secrets are not usable."""
+    """The issuer cannot be used yet: a Secret it reads is missing or malformed.
+
+    Like a cert-manager Issuer that is not Ready, this is not a failed issuance:
+    the Certificate fails this run (exit 1) but does not back off, so the next run
+    issues as soon as the Secret is fixed. ``reason`` names the cause where one is
+    known (``SecretMissing``, ``SecretInvalidData``, ``ErrInvalidKeyPair``).
+    """
 
     reason = "IssuerNotReady"
+    retryable = True
 
 
 class StoreError(CertctlError):

@@ -31,7 +31,7 @@ from certctl.acme.client import (
 )
 from certctl.acme.settings import ACMESettings
 from certctl.acme.solvers.base import DNS01Provider, HTTP01Solver, SolverContext
-from certctl.errors import IssuanceError
+from certctl.errors import IssuanceError, IssuerNotReadyError
 
 #: First and longest pause between polls when the server gives no Retry-After.
 POLL_FIRST = 0.1
@@ -192,7 +192,10 @@ class OrderRunner:
             self._cleanup(challenges)
         if failures:
             messages = "; ".join(error.message for error in failures)
-            raise IssuanceError(
+            # Only when every failure is the issuer's (its DNS credentials are missing)
+            # is the issuer not ready; any other failure is a failed issuance.
+            not_ready = all(isinstance(error, IssuerNotReadyError) for error in failures)
+            raise (IssuerNotReadyError if not_ready else IssuanceError)(
                 f"{len(failures)} of {len(challenges)} authorizations failed: {messages}",
                 reason=failures[0].reason,
                 hint=(f"{failures[0].hint.rstrip('.')}. " if failures[0].hint else "")

@@ -304,6 +304,26 @@ def merge_with_shim(manifests: ManifestSet, result: ShimResult) -> ManifestSet:
     )
 
 
+def with_ingress_certificates(
+    manifests: ManifestSet, *, default_issuer: IssuerRef | None = None
+) -> ManifestSet:
+    """The manifests with the Certificates their annotated Ingresses derive added.
+
+    This is the set every command that acts on Certificates sees (``issue``,
+    ``renew``, ``sync``, ``get certificates``, ``describe certificate``): the
+    explicit ones and ingress-shim's, as ``validate`` counts them.
+
+    Raises:
+        ManifestError: an Ingress has bad annotations, or a derived Certificate
+            clashes with one in the manifests.
+    """
+    if not manifests.ingresses:
+        return manifests
+    return merge_with_shim(
+        manifests, derive_certificates(manifests.ingresses, default_issuer=default_issuer)
+    )
+
+
 def manifests_for_apply(
     certificates: Iterable[Certificate],
 ) -> tuple[list[dict[str, Any]], list[str]]:

@@ -159,6 +159,16 @@ class AppContext:
             )
         return load_manifests(paths, default_namespace=namespace)
 
+    def load_certificates(self, paths: list[str] | None, namespace: str) -> ManifestSet:
+        """``load``, plus the Certificates ingress-shim derives from annotated Ingresses.
+
+        Every command that acts on Certificates loads through this, so that ``issue``,
+        ``renew``, ``get`` and ``describe`` see what ``validate`` and ``sync`` see.
+        """
+        from certctl.api.ingress import with_ingress_certificates
+
+        return with_ingress_certificates(self.load(paths, namespace))
+
     def close(self) -> None:
         if self._state is not None:
             self._state.close()

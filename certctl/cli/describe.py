@@ -39,7 +39,7 @@ def describe_certificate(
     from certctl.engine.status import view_certificate
 
     application = get_app(ctx)
-    manifests = application.load(filename, namespace)
+    manifests = application.load_certificates(filename, namespace)
     matches = [c for c in manifests.certificates if c.name == name and c.namespace == namespace]
     if not matches:
         _not_found("certificate", name, namespace)

@@ -58,7 +58,7 @@ def get_certificates(
 
     check_output_format(output)
     application = get_app(ctx)
-    manifests = application.load(filename, namespace)
+    manifests = application.load_certificates(filename, namespace)
     now = application.clock.now()
     views = [
         view_certificate(

@@ -89,7 +89,7 @@ def _run(
     started = time.monotonic()
     # --force reissues, and lets the Kubernetes store take over a Secret someone else owns.
     app.take_over_secrets = force
-    manifests = app.load(filename, namespace)
+    manifests = app.load_certificates(filename, namespace)
     options = ReconcileOptions(
         names=tuple(names or ()),
         force=force,

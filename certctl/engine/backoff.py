@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from certctl.errors import IssuerNotReadyError
+
 MINIMUM_BACKOFF = dt.timedelta(hours=1)
 MAXIMUM_BACKOFF = dt.timedelta(hours=32)
 
@@ -36,3 +38,14 @@ def compute_next_attempt(
     return last_failure_time + compute_backoff_delay(
         failed_attempts, minimum=minimum, maximum=maximum
     )
+
+
+def starts_backoff(error: BaseException) -> bool:
+    """Whether a failed attempt that raised ``error`` starts (or extends) backoff.
+
+    cert-manager backs off after a CertificateRequest fails. An issuer that is not
+    Ready (a Secret it reads is missing or malformed) leaves the request Pending
+    instead: nothing failed at the CA, and issuance starts as soon as the issuer
+    becomes Ready. Everything else that stops an attempt, including a crash, backs off.
+    """
+    return not isinstance(error, IssuerNotReadyError)

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from certctl.api.models import Certificate, Issuer, ManifestSet
 from certctl.clock import Clock
-from certctl.engine.backoff import compute_next_attempt
+from certctl.engine.backoff import compute_next_attempt, starts_backoff
 from certctl.engine.ordering import order_by_secret_dependencies
 from certctl.engine.policies import (
     PolicyInput,
@@ -40,6 +40,7 @@ from certctl.errors import (
     EXIT_OK,
     CertctlError,
     IssuanceError,
+    IssuerNotReadyError,
     StoreError,
     UsageError,
 )
@@ -92,6 +93,8 @@ class CertificateResult:
     error: str = ""
     exit_code: int = EXIT_OK
     debug_trace: str = field(default="", repr=False)
+    #: False for a failure that does not back off (the issuer is not ready yet).
+    starts_backoff: bool = field(default=True, repr=False)
 
     @property
     def key(self) -> str:
@@ -420,8 +423,11 @@ class Reconciler:
         """A BackingOff result while cert-manager's backoff (§1.11) holds, else None.
 
         The backoff holds only while nothing that could change the outcome changed:
-        the spec, and the issuer secrets it needs. Backing off is still a failure for
-        the exit code, so cron keeps reporting a certificate that is not being renewed.
+        the Certificate's spec, its Issuer's spec, and every Secret the issuer reads
+        (see ``_failure_key``). Only failed issuance backs off; an issuer that is not
+        ready is retried on every run (``starts_backoff``). Backing off is still a
+        failure for the exit code, so cron keeps reporting a certificate that is not
+        being renewed.
         """
         if self.options.force:
             return None
@@ -450,14 +456,25 @@ class Reconciler:
         return result
 
     def _failure_key(self, evaluation: _Evaluation) -> str:
-        """What a failure depended on: the spec and the stamps of the issuer's secrets."""
-        stamps = [
-            self.store.stamp(namespace, name) or "-"
-            for namespace, name in self._needed_secrets(evaluation.certificate)
-        ]
-        if not stamps:
-            return evaluation.spec_hash
-        return hashlib.sha256("|".join([evaluation.spec_hash, *stamps]).encode()).hexdigest()
+        """What a failure depended on; a change to any part ends its backoff.
+
+        The parts are the Certificate's spec, its Issuer's spec, and the stamp of every
+        Secret the issuer reads (CA keypair, ACME account key, EAB key, DNS credentials),
+        so that fixing the Issuer or one of its Secrets retries at once, as a spec edit
+        does in cert-manager.
+        """
+        certificate = evaluation.certificate
+        issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
+        parts = [evaluation.spec_hash, hash_issuer_spec(issuer)]
+        if issuer is not None:
+            namespace = self._issuer_secret_namespace(issuer)
+            for secret_namespace, name in issuer_secret_references(issuer, namespace):
+                try:
+                    stamp = self.store.stamp(secret_namespace, name) or "-"
+                except StoreError:
+                    stamp = "?"
+                parts.append(f"{secret_namespace}/{name}={stamp}")
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     def _exact_issuer(self, certificate: Certificate) -> bool:
         issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
@@ -528,7 +545,9 @@ class Reconciler:
             return self._issue(evaluation, trigger)
         except CertctlError as exc:
             log.debug("issuing %s failed", evaluation.certificate.key, exc_info=True)
-            return self._failure(evaluation, exc.reason, exc.paragraph(), exc.exit_code), None
+            result = self._failure(evaluation, exc.reason, exc.paragraph(), exc.exit_code)
+            result.starts_backoff = starts_backoff(exc)
+            return result, None
         except Exception as exc:  # a bug must not stop the other certificates
             log.debug("issuing %s crashed", evaluation.certificate.key, exc_info=True)
             result = self._failure(
@@ -550,7 +569,8 @@ class Reconciler:
         certificate = evaluation.certificate
         issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
         if issuer is None:
-            raise IssuanceError(
+            # cert-manager keeps the request Pending (IssuerNotFound) rather than failed.
+            raise IssuerNotReadyError(
                 f"Certificate {certificate.key} refers to {certificate.spec.issuer_ref}, "
                 "which is not among the given manifests",
                 reason="IssuerNotFound",
@@ -598,6 +618,7 @@ class Reconciler:
             version = self._write(secret)
         except CertctlError as exc:
             result = self._failure(evaluation, exc.reason, exc.paragraph(), exc.exit_code)
+            result.starts_backoff = starts_backoff(exc)
             self._record(evaluation, result)
             return result
         result = self._result(evaluation, "Repaired", "SecretDrift", message, "repaired")
@@ -652,6 +673,17 @@ class Reconciler:
             )
         elif result.outcome == "repaired":
             self.state.record_event("Certificate", key, "Normal", "Repaired", result.message)
+        elif result.outcome == "failed" and not result.starts_backoff:
+            # cert-manager keeps such a request Pending (IssuerNotReady): no failed
+            # attempt is counted, and the next run issues as soon as the issuer is fixed.
+            self.state.record_event(
+                "Certificate",
+                key,
+                "Warning",
+                "IssuerNotReady",
+                "The issuer is not ready, so no certificate was requested; the next run "
+                "requests it as soon as the issuer is fixed: " + result.error,
+            )
         elif result.outcome == "failed":
             self.state.record_event(
                 "Certificate",
@@ -763,6 +795,48 @@ def issuer_secret_dependencies(issuer: Issuer, secret_namespace: str) -> list[tu
     return []
 
 
+def issuer_secret_references(issuer: Issuer, secret_namespace: str) -> list[tuple[str, str]]:
+    """Every Secret an issuer's spec refers to, as (namespace, name), sorted.
+
+    That is the CA keypair (``ca.secretName``) and every ``*SecretRef`` and
+    ``credentialsRef`` in the issuer block, at any depth: the ACME account key
+    (``privateKeySecretRef``), the EAB key (``keySecretRef``), the solvers' DNS
+    credentials (``tsigSecretSecretRef``, ``apiTokenSecretRef``, ...), and Vault's
+    and Venafi's credentials. They all live in ``secret_namespace``.
+    """
+    names: set[str] = set()
+    if issuer.spec.type == "ca" and issuer.spec.config.get("secretName"):
+        names.add(str(issuer.spec.config["secretName"]))
+    stack: list[Any] = [issuer.spec.config]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, list | tuple):
+            stack.extend(value)
+            continue
+        if not isinstance(value, Mapping):
+            continue
+        for field_name, item in value.items():
+            refers = str(field_name).endswith(("SecretRef", "secretRef", "credentialsRef"))
+            if refers and isinstance(item, Mapping) and isinstance(item.get("name"), str):
+                names.add(item["name"])
+            else:
+                stack.append(item)
+    return [(secret_namespace, name) for name in sorted(names) if name]
+
+
+def hash_issuer_spec(issuer: Issuer | None) -> str:
+    """A digest of an Issuer's identity and spec as written, or ``-`` for no issuer."""
+    if issuer is None:
+        return "-"
+    payload = json.dumps(
+        [issuer.kind, issuer.key, issuer.raw.get("spec")],
+        sort_keys=True,
+        default=str,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
 def decode_secret(certificate: Certificate, record: SecretRecord | None) -> SecretView:
     """Decode the key and certificate of a Secret once, for the reissue chain."""
     if record is None:
@@ -775,7 +849,9 @@ def decode_secret(certificate: Certificate, record: SecretRecord | None) -> Secr
     key_pem, crt_pem = record.data.get("tls.key"), record.data.get("tls.crt")
     if key_pem:
         try:
-            key = load_private_key(key_pem)
+            # The key is only compared with the certificate here, never used to sign, so
+            # the cheap consistency check suffices (cert-manager's); signing reloads it.
+            key = load_private_key(key_pem, thorough=False)
         except ValueError as exc:
             key_error = str(exc)
     if crt_pem:

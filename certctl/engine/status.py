@@ -168,7 +168,8 @@ def _issuer_readiness(issuer: Issuer, store: SecretStore, cluster_namespace: str
 
     try:
         leaf = parse_pem_certificates(record.data.get("tls.crt", b""))[0]
-        key = load_private_key(record.data.get("tls.key", b""))
+        # Readiness compares public keys only; the CA issuer checks the key fully to sign.
+        key = load_private_key(record.data.get("tls.key", b""), thorough=False)
     except ValueError as exc:
         return Condition(
             "Ready", "False", "ErrGetKeyPair", f"Error getting keypair for CA issuer: {exc}"

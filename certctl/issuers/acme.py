@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -87,6 +88,7 @@ class ACMEIssuer:
             client = self._clients.get(cache_key)
             if client is None:
                 eab = config.get("externalAccountBinding") or {}
+                _check_account_key(request, config, account_key)
                 client = ACMEClient.connect(
                     server,
                     account_key,
@@ -196,6 +198,37 @@ def _account_key(request: CertificateRequest, config: Mapping[str, Any]) -> byte
     return pem
 
 
+def _check_account_key(
+    request: CertificateRequest, config: Mapping[str, Any], account_key: bytes
+) -> None:
+    """A stored account key that is not an RSA PEM key leaves the issuer not ready."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    reference = config.get("privateKeySecretRef") or {}
+    where = (
+        f"{request.issuer.kind} {request.issuer.name!r}: the ACME account key in secret "
+        f"{request.issuer_secret_namespace}/{reference.get('name')} "
+        f"(key {str(reference.get('key') or 'tls.key')!r})"
+    )
+    try:
+        key = serialization.load_pem_private_key(account_key, password=None)
+    except (ValueError, TypeError) as exc:
+        detail = (str(exc) or type(exc).__name__).splitlines()[0]
+        raise IssuerNotReadyError(
+            f"{where} cannot be decoded: {detail}",
+            reason="InvalidAccountKey",
+            hint="Put the account's unencrypted PEM RSA key there, or delete the secret "
+            "(without disableAccountKeyGeneration) to have a new account registered",
+        ) from exc
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise IssuerNotReadyError(
+            f"{where} is not an RSA key; cert-manager and certctl use RSA account keys",
+            reason="InvalidAccountKey",
+            hint="Put the account's RSA key there, or delete the secret (without "
+            "disableAccountKeyGeneration) to have a new account registered",
+        )
+
+
 def _eab_key(request: CertificateRequest, eab: Mapping[str, Any]) -> str:
     reference = eab.get("keySecretRef") or {}
     name, data_key = str(reference.get("name")), str(reference.get("key"))
@@ -209,7 +242,16 @@ def _eab_key(request: CertificateRequest, eab: Mapping[str, Any]) -> str:
             reason="ErrRegisterACMEAccount",
             hint="Create that secret with the base64url HMAC key your CA gave you",
         )
-    return value.decode().strip()
+    text = value.decode(errors="replace").strip()
+    # RFC 8555 §7.3.4 and cert-manager: the MAC key is base64url, usually unpadded.
+    if not re.fullmatch(r"[A-Za-z0-9_-]+={0,2}", text):
+        raise IssuerNotReadyError(
+            f"{request.issuer.kind} {request.issuer.name!r}: the External Account Binding "
+            f"HMAC key in secret {namespace}/{name} (key {data_key!r}) is not base64url",
+            reason="ErrRegisterACMEAccount",
+            hint="Store the HMAC key exactly as your CA gave it (letters, digits, - and _)",
+        )
+    return text
 
 
 def _ca_bundle(config: Mapping[str, Any]) -> bytes | None:

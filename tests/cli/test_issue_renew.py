@@ -339,9 +339,43 @@ def test_failure_json_carries_the_error(cli: Cli) -> None:
     assert "no-such-ca" in by_name["bad"]["error"]
 
 
+def unreachable_acme(**extra: Any) -> dict[str, Any]:
+    """An ACME ClusterIssuer whose server refuses connections: a real failed issuance."""
+    spec = {
+        # Nothing listens on port 9 of loopback: the connection is refused at once.
+        "server": "https://127.0.0.1:9/directory",
+        "privateKeySecretRef": {"name": "acme-account"},
+        "solvers": [{"http01": {"standalone": {}}}],
+        **extra,
+    }
+    return issuer("acme", {"acme": spec})
+
+
+def failing_set(cli: Cli, **acme_extra: Any) -> Path:
+    return cli.manifest(
+        "mixed.yaml",
+        SELFSIGNED,
+        unreachable_acme(**acme_extra),
+        certificate("good"),
+        certificate("bad", issuer="acme"),
+    )
+
+
+def write_secret(cli: Cli, namespace: str, name: str, data: dict[str, bytes]) -> None:
+    """Create or replace a Secret in the test's store, as a user would."""
+    from certctl.stores.base import SecretRecord
+    from certctl.stores.directory import DirectoryStore
+
+    DirectoryStore(cli.store).write(
+        SecretRecord(namespace=namespace, name=name, type="Opaque", data=data)
+    )
+
+
 @pytest.mark.parametrize("command", ["issue", "renew"])
-def test_a_second_run_backs_off_unless_forced(cli: Cli, command: str) -> None:
-    path = broken_set(cli)
+def test_a_second_run_after_a_failed_issuance_backs_off_unless_forced(
+    cli: Cli, command: str
+) -> None:
+    path = failing_set(cli)
     cli.run("issue", "-f", path)
 
     again = cli.run(command, "-f", path, "-o", "json")
@@ -352,13 +386,116 @@ def test_a_second_run_backs_off_unless_forced(cli: Cli, command: str) -> None:
     bad = results_by_name(again)["bad"]
     assert bad["action"] == "BackingOff"
     assert bad["outcome"] == "backoff"
-    assert bad["reason"] == "SecretMissing"
+    assert bad["reason"] == "ACMEServerUnreachable"
     assert "1 attempt failed" in bad["error"]
-    assert "no-such-ca" in bad["error"]
+    assert "127.0.0.1:9" in bad["error"]
     assert "run with --force to retry now" in again.stderr
     assert results_by_name(again)["good"]["action"] == "UpToDate"
     assert forced.exit_code == 1, describe(forced)
     assert results_by_name(forced)["bad"]["action"] == "Failed"
+
+
+@pytest.mark.parametrize("command", ["issue", "renew"])
+def test_a_missing_ca_secret_fails_without_backoff_and_issues_once_created(
+    cli: Cli, command: str
+) -> None:
+    path = broken_set(cli)
+    first = cli.run("issue", "-f", path, "-o", "json")
+
+    again = cli.run(command, "-f", path, "-o", "json")
+    crt, key = ca_keypair_pem()
+    write_secret(cli, "cert-manager", "no-such-ca", {"tls.crt": crt, "tls.key": key})
+    fixed = cli.run(command, "-f", path, "-o", "json")
+
+    assert first.exit_code == 1, describe(first)
+    assert again.exit_code == 1, describe(again)
+    bad = results_by_name(again)["bad"]
+    # The issuer is not ready: a plain failure, retried on every run, never BackingOff.
+    assert (bad["action"], bad["outcome"], bad["reason"]) == ("Failed", "failed", "SecretMissing")
+    assert "cert-manager/no-such-ca, which does not exist" in bad["error"]
+    assert "backs off" not in again.stderr
+    assert "--force" not in again.stderr
+    assert fixed.exit_code == 0, describe(fixed)
+    assert results_by_name(fixed)["bad"]["action"] == "Issued"
+    leaf = cli.leaf("default", "bad-tls")
+    leaf.verify_directly_issued_by(x509.load_pem_x509_certificate(crt))
+
+
+def ca_keypair_pem() -> tuple[bytes, bytes]:
+    """A CA certificate and its key, as a user would put them in a CA issuer's Secret."""
+    import datetime as dt
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "restored ca")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    return cert.public_bytes(serialization.Encoding.PEM), key_pem
+
+
+def test_an_issuer_not_in_the_manifests_does_not_back_off(cli: Cli) -> None:
+    path = cli.manifest("orphan.yaml", certificate("web", issuer="nowhere"))
+    cli.run("issue", "-f", path)
+
+    again = cli.run("issue", "-f", path, "-o", "json")
+
+    assert again.exit_code == 1, describe(again)
+    web = results_by_name(again)["web"]
+    assert (web["action"], web["reason"]) == ("Failed", "IssuerNotFound")
+    assert "not among the given manifests" in web["error"]
+
+
+def test_changing_the_issuer_spec_ends_the_backoff(cli: Cli) -> None:
+    path = failing_set(cli)
+    cli.run("issue", "-f", path)
+    assert results_by_name(cli.run("issue", "-f", path, "-o", "json"))["bad"]["action"] == (
+        "BackingOff"
+    )
+    edited = failing_set(cli, email="ops@example.com")
+
+    retried = cli.run("issue", "-f", edited, "-o", "json")
+    after = cli.run("issue", "-f", edited, "-o", "json")
+
+    assert retried.exit_code == 1, describe(retried)
+    assert results_by_name(retried)["bad"]["action"] == "Failed"
+    assert "backs off" not in retried.stderr
+    # The retry was a failed attempt too: it backs off again, from the second attempt.
+    assert results_by_name(after)["bad"]["action"] == "BackingOff"
+    assert "2 attempts failed" in results_by_name(after)["bad"]["error"]
+
+
+def test_changing_a_secret_the_issuer_reads_ends_the_backoff(cli: Cli) -> None:
+    eab = {"keyID": "kid-1", "keySecretRef": {"name": "eab", "key": "secret"}}
+    write_secret(cli, "cert-manager", "eab", {"secret": b"b2xkLWhtYWMta2V5"})
+    path = failing_set(cli, externalAccountBinding=eab)
+    cli.run("issue", "-f", path)
+    assert results_by_name(cli.run("issue", "-f", path, "-o", "json"))["bad"]["action"] == (
+        "BackingOff"
+    )
+    write_secret(cli, "cert-manager", "eab", {"secret": b"bmV3LWhtYWMta2V5"})
+
+    retried = cli.run("issue", "-f", path, "-o", "json")
+
+    assert retried.exit_code == 1, describe(retried)
+    assert results_by_name(retried)["bad"]["action"] == "Failed"
+    assert results_by_name(retried)["bad"]["reason"] == "ACMEServerUnreachable"
 
 
 def test_a_certificate_waiting_for_a_ca_retries_once_the_ca_is_issued(cli: Cli) -> None:
@@ -383,7 +520,7 @@ def test_a_certificate_waiting_for_a_ca_retries_once_the_ca_is_issued(cli: Cli) 
 
 
 def test_describe_shows_the_failure_event_and_attempts(cli: Cli) -> None:
-    path = broken_set(cli)
+    path = failing_set(cli)
     cli.run("issue", "-f", path)
 
     result = cli.run("describe", "certificate", "bad", "-f", path)
@@ -394,6 +531,21 @@ def test_describe_shows_the_failure_event_and_attempts(cli: Cli) -> None:
     events = result.stdout.split("Events:", 1)[1]
     assert "Warning" in events
     assert "Failed" in events
+    assert "127.0.0.1:9" in events
+
+
+def test_describe_shows_an_issuer_not_ready_without_failed_attempts(cli: Cli) -> None:
+    path = broken_set(cli)
+    cli.run("issue", "-f", path)
+    cli.run("issue", "-f", path)
+
+    result = cli.run("describe", "certificate", "bad", "-f", path)
+
+    assert result.exit_code == 0, describe(result)
+    assert "Failed Issuance Attempts" not in result.stdout
+    events = result.stdout.split("Events:", 1)[1]
+    assert "IssuerNotReady" in events
+    assert "(x2 over" in events
     assert "no-such-ca" in events
 
 

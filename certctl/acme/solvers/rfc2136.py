@@ -29,7 +29,7 @@ import dns.update
 
 from certctl.acme.settings import Nameserver, parse_nameservers
 from certctl.acme.solvers.base import SolverContext
-from certctl.errors import IssuanceError
+from certctl.errors import IssuanceError, IssuerNotReadyError
 
 __all__ = ["TSIG_ALGORITHMS", "RFC2136Provider", "parse_nameserver", "parse_tsig_algorithm"]
 
@@ -127,16 +127,20 @@ class RFC2136Provider:
         namespace = self._context.secret_namespace
         where = f"{namespace}/{self._secret_name}"
         record = self._context.read_secret(namespace, self._secret_name)
+        # A missing or malformed credential means the issuer is not ready yet: the
+        # Certificate fails this run without backing off (certctl.engine.backoff).
         if record is None:
-            raise IssuanceError(
+            raise IssuerNotReadyError(
                 f"{self._context.issuer}: the rfc2136 TSIG secret {where} does not exist",
+                reason="SecretMissing",
                 hint=f"Create it with the base64 TSIG secret under the key {self._secret_key!r}",
             )
         raw = record.data.get(self._secret_key)
         if raw is None:
-            raise IssuanceError(
+            raise IssuerNotReadyError(
                 f"{self._context.issuer}: the rfc2136 TSIG secret {where} has no key "
                 f"{self._secret_key!r}",
+                reason="SecretInvalidData",
                 hint=f"Put the base64 TSIG secret under the key {self._secret_key!r}",
             )
         # The secret is base64 text as tsig-keygen prints it; a newline often trails it.
@@ -144,9 +148,10 @@ class RFC2136Provider:
         try:
             secret = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError) as exc:
-            raise IssuanceError(
+            raise IssuerNotReadyError(
                 f"{self._context.issuer}: the rfc2136 TSIG secret {where} key "
                 f"{self._secret_key!r} is not base64",
+                reason="SecretInvalidData",
                 hint="Store the secret exactly as tsig-keygen prints it",
             ) from exc
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed25519, rsa
@@ -293,3 +295,76 @@ def test_public_keys_equal_compares_public_halves() -> None:
     assert public_keys_equal(key, key.public_key())
     assert public_keys_equal(key.public_key(), key)
     assert not public_keys_equal(key, other)
+
+
+def _inconsistent_rsa_pem(**changes: int) -> bytes:
+    """An RSA 2048 key in PKCS#8 PEM with some private numbers changed."""
+    numbers = cached_key("RSA", 2048).private_numbers()  # type: ignore[union-attr]
+    fields = {
+        "p": numbers.p,
+        "q": numbers.q,
+        "d": numbers.d,
+        "dmp1": numbers.dmp1,
+        "dmq1": numbers.dmq1,
+        "iqmp": numbers.iqmp,
+    }
+    fields.update(changes)
+    broken = rsa.RSAPrivateNumbers(public_numbers=numbers.public_numbers, **fields)
+    key = broken.private_key(unsafe_skip_rsa_key_validation=True)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+
+
+def _numbers() -> rsa.RSAPrivateNumbers:
+    return cached_key("RSA", 2048).private_numbers()  # type: ignore[union-attr]
+
+
+INCONSISTENT_RSA = [
+    pytest.param(lambda: {"d": _numbers().d + 2}, id="a private exponent that does not invert e"),
+    pytest.param(
+        lambda: {"dmp1": (_numbers().dmp1 + 2) % _numbers().p}, id="a wrong CRT exponent for p"
+    ),
+    pytest.param(
+        lambda: {"dmq1": (_numbers().dmq1 + 2) % _numbers().q}, id="a wrong CRT exponent for q"
+    ),
+    pytest.param(
+        lambda: {"iqmp": (_numbers().iqmp + 1) % _numbers().p}, id="a wrong CRT coefficient"
+    ),
+]
+
+
+@pytest.mark.parametrize("thorough", [True, False], ids=["full check", "quick check"])
+@pytest.mark.parametrize("changes", INCONSISTENT_RSA)
+def test_an_inconsistent_rsa_key_is_rejected_by_either_check(changes: Any, thorough: bool) -> None:
+    pem = _inconsistent_rsa_pem(**changes())
+
+    with pytest.raises(ValueError, match="could not be decoded"):
+        load_private_key(pem, thorough=thorough)
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "size"),
+    [
+        pytest.param("RSA", 2048, id="RSA 2048"),
+        pytest.param("RSA", 4096, id="RSA 4096"),
+        pytest.param("ECDSA", 384, id="ECDSA P-384"),
+        pytest.param("Ed25519", 0, id="Ed25519"),
+    ],
+)
+def test_the_quick_check_loads_the_same_key_as_the_full_one(algorithm: str, size: int) -> None:
+    pem = encode_private_key(cached_key(algorithm, size), "PKCS8")
+
+    quick = load_private_key(pem, thorough=False)
+
+    assert public_keys_equal(quick, load_private_key(pem))
+    assert (
+        quick.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        == pem
+    )
