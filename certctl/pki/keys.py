@@ -118,9 +118,7 @@ def encode_private_key(key: PrivateKey, encoding: KeyEncoding) -> bytes:
     )
 
 
-def load_private_key(
-    data: bytes, *, source: str = "tls.key", thorough: bool = True
-) -> PrivateKey:
+def load_private_key(data: bytes, *, source: str = "tls.key", thorough: bool = True) -> PrivateKey:
     """Decode an unencrypted PEM private key (PKCS#1, SEC1 or PKCS#8).
 
     Every error is one plain sentence that names ``source``, says what the data
