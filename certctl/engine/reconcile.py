@@ -194,6 +194,7 @@ class Reconciler:
         return selected
 
     def evaluate(self, certificates: Sequence[Certificate]) -> list[_Evaluation]:
+        self._check_secret_names(certificates)
         fingerprints = self.state.load_fingerprints()
         evaluations = []
         for certificate in certificates:
@@ -227,6 +228,51 @@ class Reconciler:
             # Nothing could be read: the store itself is unreachable, one error says it all.
             raise errors[0]
         return evaluations
+
+    def _check_secret_names(self, certificates: Sequence[Certificate]) -> None:
+        """Refuse names the store cannot hold before anything is written (exit 2).
+
+        Validation knows Kubernetes' rules; a store may have tighter ones (the dir store's
+        file-name length). A Secret an Issuer or a keystore refers to would otherwise be
+        found only while issuing, after other certificates were written.
+        """
+        check_name = getattr(self.store, "check_name", None)
+        if check_name is None:
+            return
+        seen: set[tuple[str, str]] = set()
+        for certificate in certificates:
+            references: list[tuple[str, str, str]] = []
+            keystores = certificate.spec.keystores
+            for kind in ("pkcs12", "jks"):
+                config = getattr(keystores, kind) if keystores else None
+                if config is not None and config.password_secret_ref is not None:
+                    references.append(
+                        (
+                            f"Certificate {certificate.key} spec.keystores.{kind}"
+                            ".passwordSecretRef.name",
+                            certificate.namespace,
+                            config.password_secret_ref.name,
+                        )
+                    )
+            issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
+            if issuer is not None:
+                namespace = self._issuer_secret_namespace(issuer)
+                references.extend(
+                    (f"{issuer.key} spec.{issuer.spec.type}", namespace, name)
+                    for namespace, name in issuer_secret_references(issuer, namespace)
+                )
+            for where, namespace, name in references:
+                if (namespace, name) in seen:
+                    continue
+                seen.add((namespace, name))
+                try:
+                    check_name(namespace, name)
+                except UsageError as error:
+                    raise UsageError(
+                        f"{where} refers to Secret {namespace}/{name}, which "
+                        f"{self.store.description} cannot hold: {error.message}",
+                        hint=f"Use a shorter Secret name there ({where})",
+                    ) from error
 
     def _evaluate_safely(self, certificate: Certificate, spec_hash: str) -> _Evaluation:
         try:

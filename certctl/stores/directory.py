@@ -290,6 +290,11 @@ class DirectoryStore:
             files.append((METADATA_FILE, _encode_metadata(merged)))
             return self._write_locked(namespace, name, files)
 
+    def check_name(self, namespace: str, name: str) -> None:
+        """Raise UsageError when this store cannot hold a secret of that name."""
+        check_namespace(namespace)
+        _check_name(name)
+
     def check_writable(self, namespace: str, name: str) -> None:
         """Refuse a secret whose namespace folder or secret folder is a symlink out of the store.
 

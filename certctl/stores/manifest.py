@@ -194,6 +194,11 @@ class ManifestFileStore:
 
     # -- reading ---------------------------------------------------------------------
 
+    def check_name(self, namespace: str, name: str) -> None:
+        """Raise UsageError when this store cannot hold a secret of that name."""
+        check_namespace(namespace)
+        _check_name(name)
+
     def read(self, namespace: str, name: str) -> SecretRecord | None:
         """Return the secret, or None when FILE or its document is absent.
 

@@ -16,7 +16,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from tests.cli.conftest import API_BACKEND, Cli, describe, results_by_name
+from tests.cli.conftest import (
+    API_BACKEND,
+    SELFSIGNED,
+    Cli,
+    certificate,
+    describe,
+    issuer,
+    results_by_name,
+)
 
 NAMESPACE, CERTIFICATE, SECRET = API_BACKEND
 
@@ -246,3 +254,24 @@ def test_nothing_is_written_through_a_symlink_out_of_the_store(cli: Cli, what: s
 
     assert files_under(outside) == before
     assert sorted(os.listdir(outside)) == [SECRET]
+
+
+def test_a_name_too_long_for_the_dir_store_stops_the_run_before_anything_is_written(
+    cli: Cli,
+) -> None:
+    # Valid for Kubernetes (253 characters at most) but longer than a file name allows.
+    long_name = "a" * 230
+    path = cli.manifest(
+        "long.yaml",
+        SELFSIGNED,
+        issuer("long-ca", {"ca": {"secretName": long_name}}),
+        certificate("first"),
+        certificate("leaf", issuer="long-ca"),
+    )
+
+    result = cli.run("issue", "-f", path)
+
+    assert result.exit_code == 2, describe(result)
+    assert "ClusterIssuer/long-ca spec.ca refers to Secret" in result.stderr
+    assert "Use a shorter Secret name" in result.stderr
+    assert not cli.store.exists() or files_under(cli.store) == {}
