@@ -22,6 +22,7 @@ they are committed at once, because ``challenge cleanup`` relies on them.
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import json
 import os
 import sqlite3
@@ -292,8 +293,9 @@ class StateDatabase:
         and its rows become this store's.
 
         Raises:
-            StateError: the folder or file cannot be created, or the file is not a
-                certctl state database.
+            StateError: the folder or file cannot be created or written (the message
+                says why: no space left, a read-only folder, a file in the way), or
+                the file is not a certctl state database.
         """
         state_dir = Path(os.path.expanduser(state_dir))
         path = state_dir / DATABASE_FILE
@@ -732,32 +734,124 @@ class StateDatabase:
             self._connection.execute("ROLLBACK")
 
 
+# -- errors that say what is wrong -------------------------------------------------------
+
+# SQLite's primary result codes (https://www.sqlite.org/rescode.html).
+_SQLITE_PERM = 3
+_SQLITE_BUSY = 5
+_SQLITE_LOCKED = 6
+_SQLITE_READONLY = 8
+_SQLITE_IOERR = 10
+_SQLITE_CORRUPT = 11
+_SQLITE_FULL = 13
+_SQLITE_CANTOPEN = 14
+_SQLITE_AUTH = 23
+_SQLITE_NOTADB = 26
+
+_OTHER_DIR_HINT = "or point --state-dir (CERTCTL_STATE_DIR) at another folder"
 _MOVE_AWAY_HINT = (
     "If the file is damaged, move it away (mv {path} {path}.broken) and run again: certctl "
     "starts a new one, and losing it loses history, never certificates"
 )
 
 
-def _folder_error(state_dir: Path, path: Path, exc: OSError) -> StateError:
-    return StateError(
-        f"Could not create the state database {path}: {exc.strerror or exc}",
-        hint="Check that certctl's user can write to that folder, or choose another "
-        "with --state-dir",
+def _diagnose(state_dir: Path, path: Path) -> tuple[str, str] | None:
+    """What is wrong with the state dir, as (sentence, hint), or None if nothing shows.
+
+    Checked in the order a person would: is it a folder, is it mounted read-only, may
+    this user write to it, is the disk full.
+    """
+    folder = os.fspath(state_dir)
+    # The nearest part of the path that exists: the state dir, or the parent it needs.
+    existing = state_dir
+    while not os.path.lexists(existing) and existing != existing.parent:
+        existing = existing.parent
+    if not os.path.isdir(existing):
+        return (
+            f"{existing} is a file, not a folder, so it cannot hold the state"
+            if existing == state_dir
+            else f"{existing} is a file, not a folder, so the state dir {folder} cannot be "
+            "created below it",
+            f"Move the file away, {_OTHER_DIR_HINT}",
+        )
+    try:
+        stats = os.statvfs(existing)
+    except OSError:
+        return None
+    if stats.f_flag & os.ST_RDONLY:
+        return (
+            f"{existing} is on a read-only file system",
+            f"Mount it read-write, {_OTHER_DIR_HINT}",
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        return (
+            f"the folder {existing} is read-only for certctl's user (uid {os.getuid()})",
+            f"Give that user write access to it (chmod u+w or chown), {_OTHER_DIR_HINT}",
+        )
+    if os.path.exists(path) and not os.access(path, os.R_OK | os.W_OK):
+        return (
+            f"the file {path} is read-only for certctl's user (uid {os.getuid()})",
+            f"Give that user read and write access to it, {_OTHER_DIR_HINT}",
+        )
+    if stats.f_bavail == 0:
+        return _no_space(existing)
+    return None
+
+
+def _no_space(folder: Path) -> tuple[str, str]:
+    return (
+        f"no space left on the device holding {folder}",
+        f"Free some space there (df -h {folder} shows how much is left), {_OTHER_DIR_HINT}; "
+        "the certificates in the store are not affected",
     )
+
+
+def _folder_error(state_dir: Path, path: Path, exc: OSError) -> StateError:
+    """The state dir or its file could not be created."""
+    diagnosis = _diagnose(state_dir, path)
+    if diagnosis is None and exc.errno == errno.ENOSPC:
+        diagnosis = _no_space(state_dir)
+    if diagnosis is None:
+        diagnosis = (
+            exc.strerror or str(exc),
+            f"Check that certctl's user can write to that folder, {_OTHER_DIR_HINT}",
+        )
+    sentence, hint = diagnosis
+    return StateError(f"Could not create the state database {path}: {sentence}", hint=hint)
 
 
 def _sqlite_error(action: str, path: Path, exc: sqlite3.Error) -> StateError:
+    """A SQLite error, said as what is wrong (busy, full, read-only, damaged)."""
     text = str(exc)
-    if "locked" in text or "busy" in text:
+    code = getattr(exc, "sqlite_errorcode", -1) & 0xFF
+    where = f"Could not {action} the state database {path}"
+    if code in (_SQLITE_BUSY, _SQLITE_LOCKED) or "locked" in text or "busy" in text:
         return StateError(
-            f"Could not {action} the state database {path}: another certctl run kept "
-            f"it busy for more than {BUSY_TIMEOUT_SECONDS:g}s ({text})",
+            f"{where}: another certctl run kept it busy for more than "
+            f"{BUSY_TIMEOUT_SECONDS:g}s ({text})",
             hint="Run again when the other run has finished",
         )
-    return StateError(
-        f"Could not {action} the state database {path}: {exc}",
-        hint=_MOVE_AWAY_HINT.format(path=path),
-    )
+    if code == _SQLITE_FULL:
+        sentence, hint = _no_space(path.parent)
+        return StateError(f"{where}: {sentence} ({text})", hint=hint)
+    if code in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+        return StateError(f"{where}: {text}", hint=_MOVE_AWAY_HINT.format(path=path))
+    # Read-only, cannot open, I/O error: look at the folder to say which it is.
+    diagnosis = _diagnose(path.parent, path)
+    if diagnosis is not None:
+        sentence, hint = diagnosis
+        return StateError(f"{where}: {sentence} ({text})", hint=hint)
+    if code in (_SQLITE_PERM, _SQLITE_READONLY, _SQLITE_CANTOPEN, _SQLITE_AUTH):
+        return StateError(
+            f"{where}: {text}",
+            hint=f"Check that certctl's user can read and write {path.parent}, {_OTHER_DIR_HINT}",
+        )
+    if code == _SQLITE_IOERR:
+        return StateError(
+            f"{where}: the disk reported an I/O error ({text})",
+            hint=f"Check the disk holding {path.parent} (dmesg shows why), {_OTHER_DIR_HINT}",
+        )
+    return StateError(f"{where}: {text}", hint=_MOVE_AWAY_HINT.format(path=path))
 
 
 def _migrate(connection: sqlite3.Connection, path: Path, store: str) -> None:

@@ -498,3 +498,16 @@ def test_an_older_database_becomes_the_history_of_the_first_store_to_open_it(
         assert connection.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     finally:
         connection.close()
+
+
+def test_a_write_that_finds_the_database_full_says_no_space_left(db: StateDatabase) -> None:
+    # SQLite reports a full disk and a database at its page limit the same way (SQLITE_FULL).
+    db._connection.execute("PRAGMA max_page_count = 1")
+
+    with pytest.raises(StateError) as caught, db.batch():
+        for i in range(500):
+            db.record_event("Certificate", f"default/app-{i}", "Normal", "Issued", "x" * 200)
+
+    assert "no space left" in caught.value.message
+    assert "move it away" not in caught.value.hint
+    assert caught.value.exit_code == 3
