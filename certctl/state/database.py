@@ -574,13 +574,17 @@ class StateDatabase:
                 )
 
     def acme_objects(self, kind: str, namespace: str | None = None) -> list[AcmeObject]:
-        """Every recorded Order or Challenge (of one namespace), oldest first."""
+        """Every recorded Order or Challenge (of one namespace), newest first.
+
+        Newest first, so that the Challenge of the order that just failed comes before
+        the older, valid ones for the same names.
+        """
         sql = f"SELECT {_ACME_COLUMNS} FROM acme_objects WHERE store = ? AND kind = ?"
         parameters: tuple[Any, ...] = (self.store, kind)
         if namespace is not None:
             sql += " AND namespace = ?"
             parameters += (namespace,)
-        rows = self._query(sql + " ORDER BY created, name", parameters)
+        rows = self._query(sql + " ORDER BY created DESC, name", parameters)
         return [_acme_from_row(row) for row in rows]
 
     def get_acme_object(self, kind: str, namespace: str, name: str) -> AcmeObject | None:

@@ -511,3 +511,22 @@ def test_a_write_that_finds_the_database_full_says_no_space_left(db: StateDataba
     assert "no space left" in caught.value.message
     assert "move it away" not in caught.value.hint
     assert caught.value.exit_code == 3
+
+
+def test_orders_and_challenges_come_newest_first(db: StateDatabase, clock: FixedClock) -> None:
+    for name, state in [("web-1-a", "valid"), ("web-2-b", "valid"), ("web-3-c", "invalid")]:
+        db.save_acme_object(
+            "Challenge", "default", name, certificate="default/web", state=state, body={}
+        )
+        clock.advance(HOUR)
+    # An update keeps a record's place: it is ordered by when it was created.
+    db.save_acme_object(
+        "Challenge", "default", "web-1-a", certificate="default/web", state="valid", body={}
+    )
+
+    assert [o.name for o in db.acme_objects("Challenge")] == ["web-3-c", "web-2-b", "web-1-a"]
+    assert [o.state for o in db.acme_objects("Challenge", "default")] == [
+        "invalid",
+        "valid",
+        "valid",
+    ]
