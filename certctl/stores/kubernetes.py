@@ -81,7 +81,9 @@ class KubernetesStore:
         ``kubernetes:CONTEXT@HOST``, or ``kubernetes:HOST`` in a Pod (no kubeconfig).
         """
         host = self._api_client.configuration.host
-        return f"kubernetes:{self._context_name}@{host}" if self._context_name else f"kubernetes:{host}"
+        if not self._context_name:
+            return f"kubernetes:{host}"
+        return f"kubernetes:{self._context_name}@{host}"
 
     @property
     def api_client(self) -> k8s.ApiClient:
