@@ -622,7 +622,7 @@ class StateDatabase:
             if events:
                 self._write_events(events)
             # Status and fingerprint writes run in order, a run of one statement at a time.
-            statement, rows = "", []
+            statement, rows = "", list[tuple[Any, ...]]()
             for item in pending:
                 if isinstance(item, _PendingEvent):
                     continue
