@@ -159,6 +159,15 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE acme_objects_by_store RENAME TO acme_objects;
     CREATE INDEX acme_objects_by_certificate ON acme_objects (store, kind, certificate);
     """,
+    # The namespaces each sync source set wrote to, so --prune looks in all of them.
+    """
+    CREATE TABLE sync_namespaces (
+        store TEXT NOT NULL,
+        source_set TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        PRIMARY KEY (store, source_set, namespace)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -518,6 +527,31 @@ class StateDatabase:
     def forget_fingerprint(self, key: str) -> None:
         """Drop a fingerprint, so the next run looks at the secret again."""
         self._enqueue((_FORGET_FINGERPRINT, (self.store, key)))
+
+    # -- sync source sets --------------------------------------------------------
+
+    def sync_namespaces(self, source_set: str) -> set[str]:
+        """The namespaces ``sync`` wrote to for ``source_set`` (see engine/sync.py)."""
+        rows = self._query(
+            "SELECT namespace FROM sync_namespaces WHERE store = ? AND source_set = ?",
+            (self.store, source_set),
+        )
+        return {row[0] for row in rows}
+
+    def set_sync_namespaces(self, source_set: str, namespaces: Iterable[str]) -> None:
+        """Replace the namespaces recorded for ``source_set``."""
+        rows = [(self.store, source_set, namespace) for namespace in sorted(set(namespaces))]
+        with self._lock:
+            self._flush()
+            with self._transaction():
+                self._connection.execute(
+                    "DELETE FROM sync_namespaces WHERE store = ? AND source_set = ?",
+                    (self.store, source_set),
+                )
+                self._connection.executemany(
+                    "INSERT INTO sync_namespaces (store, source_set, namespace) VALUES (?, ?, ?)",
+                    rows,
+                )
 
     # -- ACME orders and challenges ---------------------------------------------
 

@@ -530,3 +530,23 @@ def test_orders_and_challenges_come_newest_first(db: StateDatabase, clock: Fixed
         "valid",
         "valid",
     ]
+
+
+def test_sync_namespaces_are_kept_per_store_and_source_set(
+    state_dir: Path, clock: FixedClock
+) -> None:
+    with (
+        StateDatabase.open(state_dir, clock, store="dir:/srv/a") as first,
+        StateDatabase.open(state_dir, clock, store="dir:/srv/b") as second,
+    ):
+        first.set_sync_namespaces('["/deploy"]', ["default", "backend", "default"])
+        first.set_sync_namespaces('["/other"]', ["shop"])
+        second.set_sync_namespaces('["/deploy"]', ["kube-system"])
+
+        assert first.sync_namespaces('["/deploy"]') == {"default", "backend"}
+        assert first.sync_namespaces('["/other"]') == {"shop"}
+        assert second.sync_namespaces('["/deploy"]') == {"kube-system"}
+
+        first.set_sync_namespaces('["/deploy"]', ["default"])
+        assert first.sync_namespaces('["/deploy"]') == {"default"}
+        assert first.sync_namespaces('["/nowhere"]') == set()
