@@ -7,9 +7,22 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+
+#: Let certctl write bytecode (PYTHONDONTWRITEBYTECODE may be set) to a cache outside the
+#: source tree, as an installed certctl has it; otherwise every timed run compiles certctl.
+BYTECODE_CACHE = {
+    "PYTHONDONTWRITEBYTECODE": "",
+    "PYTHONPYCACHEPREFIX": os.path.join(tempfile.gettempdir(), "certctl-bench-pycache"),
+}
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, to print next to the figures."""
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def certctl_command() -> list[str]:

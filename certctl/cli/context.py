@@ -96,7 +96,10 @@ class AppContext:
         if self._state is None:
             from certctl.state.database import StateDatabase
 
-            self._state = StateDatabase.open(self.state_dir, self.clock)
+            # The state is kept per store: two stores sharing a state dir never mix history.
+            store = self.store
+            identity = getattr(store, "identity", None) or store.description
+            self._state = StateDatabase.open(self.state_dir, self.clock, store=identity)
         return self._state
 
     def lock_timeout_delta(self) -> dt.timedelta:

@@ -81,6 +81,12 @@ def sync_command(
         pause = parse_go_duration(interval).total_seconds()
     except ValueError as exc:
         raise UsageError(f"--interval {interval!r} is not a duration: {exc}") from exc
+    from certctl.engine.sync import source_set
+
+    # What this run reads its Certificates from: prune looks wherever it wrote before.
+    sources = source_set(
+        filename or [], ("*" if all_namespaces else namespace) if from_cluster else None
+    )
     stop = threading.Event()
     while True:
         started = time.monotonic()
@@ -97,7 +103,9 @@ def sync_command(
             default_issuer,
             default_issuer_kind,
         )
-        report = _sync_once(app, manifests, namespace, all_namespaces, prune, force, dry_run)
+        report = _sync_once(
+            app, manifests, namespace, all_namespaces, prune, force, dry_run, sources
+        )
         _render(app, report, output, time.monotonic() - started)
         if not watch:
             if report.exit_code:
@@ -147,6 +155,7 @@ def _sync_once(
     prune: bool,
     force: bool,
     dry_run: bool,
+    sources: str,
 ) -> SyncReport:
     from certctl.engine.reconcile import ReconcileOptions
     from certctl.engine.sync import SyncOptions, sync
@@ -166,6 +175,7 @@ def _sync_once(
         ),
         prune=prune,
         prune_namespaces=scope,
+        source_set=sources,
     )
     store = app.store
     prefetch = getattr(store, "prefetch", None)

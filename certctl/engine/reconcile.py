@@ -549,6 +549,19 @@ class Reconciler:
         self, level: list[_Evaluation], fingerprints: list[Fingerprint]
     ) -> Iterator[CertificateResult]:
         """Issue one level concurrently, yielding each result as it completes."""
+        from certctl.engine.parallel import issue_in_processes, plan_workers
+
+        processes = plan_workers(self, level)
+        if processes:
+            yield from issue_in_processes(
+                self,
+                level,
+                processes,
+                lambda evaluation, result, stamp: self._settle_issued(
+                    evaluation, result, stamp, fingerprints
+                ),
+            )
+            return
         workers = max(1, min(self.options.concurrency, len(level)))
         if workers == 1:
             for evaluation in level:

@@ -6,11 +6,20 @@ created for Certificates that are gone. Leftovers of killed ACME runs are remove
 ``certctl challenge cleanup``, which takes the lock, not by sync.
 Prune touches only Secrets that carry certctl's mark and name a Certificate:
 a Secret written by anyone else is never a candidate.
+
+Prune looks in every namespace the run's *source set* wrote to, not only in the
+namespaces of the Certificates still there: the state remembers, per store and
+source set, the namespaces of the Certificates each sync saw, so a Certificate
+removed together with the last one of its namespace still has its Secret pruned.
+The source set is what a run reads its Certificates from: the sorted, resolved
+``-f`` paths (``-`` for stdin), plus ``--from-cluster`` and its namespace.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import json
+import os
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -39,12 +48,16 @@ class SyncOptions:
     Attributes:
         reconcile: the options of the issue/renew part.
         prune: delete the Secrets certctl created for Certificates that are gone.
-        prune_namespaces: where to look for such Secrets; None means every namespace.
+        prune_namespaces: where to look for such Secrets besides the namespaces the
+            source set wrote to; None means every namespace.
+        source_set: what the run read its Certificates from (see :func:`source_set`);
+            None records nothing and prunes only in ``prune_namespaces``.
     """
 
     reconcile: ReconcileOptions
     prune: bool = False
     prune_namespaces: frozenset[str] | None = None
+    source_set: str | None = None
 
 
 @dataclass
@@ -103,6 +116,24 @@ def find_orphans(
     return orphans
 
 
+def source_set(paths: Sequence[str], from_cluster: str | None = None) -> str:
+    """The identity of what a sync run reads, as the state records it.
+
+    Args:
+        paths: the ``-f`` paths; each is resolved (``~``, symlinks, relative to the
+            working folder), and ``-`` (stdin) stays as it is.
+        from_cluster: with ``--from-cluster``, the namespace its Ingresses are read
+            from, or ``*`` for ``-A``.
+
+    Returns:
+        A JSON list of the sorted, distinct parts, e.g. ``["/srv/deploy"]``.
+    """
+    parts = {path if path == "-" else os.path.realpath(os.path.expanduser(path)) for path in paths}
+    if from_cluster is not None:
+        parts.add(f"--from-cluster={from_cluster}")
+    return json.dumps(sorted(parts))
+
+
 def sync(
     manifests: ManifestSet,
     store: SecretStore,
@@ -116,26 +147,51 @@ def sync(
     report = SyncReport(
         reconcile(manifests, store, state, clock, options.reconcile, on_result, lock)
     )
-    if not options.prune:
-        return report
-    namespaces = options.prune_namespaces
+    current = {certificate.namespace for certificate in manifests.certificates}
+    recorded = state.sync_namespaces(options.source_set) if options.source_set else set()
+    # Namespaces to look in again next time: those this run could not clean up.
+    keep = recorded
+    if options.prune:
+        keep = _prune_all(manifests, store, options, recorded | current, lock, report)
+    if options.source_set is not None and not options.reconcile.dry_run:
+        remembered = current | keep
+        if remembered != recorded:
+            state.set_sync_namespaces(options.source_set, remembered)
+    return report
+
+
+def _prune_all(
+    manifests: ManifestSet,
+    store: SecretStore,
+    options: SyncOptions,
+    written: set[str],
+    lock: Callable[[], AbstractContextManager[object]] | None,
+    report: SyncReport,
+) -> set[str]:
+    """Prune the orphans of ``written`` (and ``prune_namespaces``) into ``report``.
+
+    Returns the namespaces of ``written`` that may still hold orphans: unreadable ones,
+    and those where a deletion failed (or, in a dry run, would have happened).
+    """
+    wide = options.prune_namespaces is None
+    namespaces = [None] if wide else sorted(written | set(options.prune_namespaces or ()))
     secrets: list[SecretRecord] = []
-    unreadable: list[PruneResult] = []
-    for namespace in [None] if namespaces is None else sorted(namespaces):
+    unreadable: set[str] = set()
+    for namespace in namespaces:
         try:
             secrets.extend(store.list(namespace))
         except CertctlError as error:
-            unreadable.append(PruneResult(namespace or "*", "", "", "failed", error.paragraph()))
-    report.pruned = unreadable
+            report.pruned.append(PruneResult(namespace or "*", "", "", "failed", error.paragraph()))
+            unreadable |= written if namespace is None else {namespace}
     orphans = find_orphans(manifests, secrets)
-    if not orphans:
-        return report
-    if options.reconcile.dry_run or lock is None:
-        report.pruned += [_prune(store, secret, name, options) for secret, name in orphans]
-        return report
-    with lock():
-        report.pruned += [_prune(store, secret, name, options) for secret, name in orphans]
-    return report
+    if orphans:
+        if options.reconcile.dry_run or lock is None:
+            report.pruned += [_prune(store, secret, name, options) for secret, name in orphans]
+        else:
+            with lock():
+                report.pruned += [_prune(store, secret, name, options) for secret, name in orphans]
+    left = {item.namespace for item in report.pruned if item.outcome != "deleted"}
+    return written & (unreadable | left)
 
 
 def _prune(

@@ -77,6 +77,16 @@ class SecretStore(Protocol):
     #: A short description for messages, e.g. ``dir:/etc/tls``.
     description: str
 
+    @property
+    def identity(self) -> str:
+        """Which store this is, for the state: two stores never share history.
+
+        ``dir:`` and the resolved folder, ``kubernetes:CONTEXT@HOST``, ``manifest:`` and
+        the resolved FILE, or ``manifest:stdout``. Third-party stores without it are
+        keyed by their ``description``.
+        """
+        ...
+
     def read(self, namespace: str, name: str) -> SecretRecord | None:
         """Return the secret, or None when it does not exist.
 

@@ -123,6 +123,11 @@ class DirectoryStore:
     def __repr__(self) -> str:
         return f"DirectoryStore({self._root!r})"
 
+    @property
+    def identity(self) -> str:
+        """``dir:`` and the folder's absolute, resolved path: what the state is keyed by."""
+        return f"dir:{os.path.realpath(self._root)}"
+
     # -- reading ---------------------------------------------------------------
 
     def read(self, namespace: str, name: str) -> SecretRecord | None:

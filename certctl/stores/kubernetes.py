@@ -70,8 +70,20 @@ class KubernetesStore:
         self.force = force
         host = self._api_client.configuration.host
         self.description = f"kubernetes ({context + ' at ' if context else ''}{host})"
+        self._context_name = context or ("" if api_client else _current_context(kubeconfig))
         self._cache: dict[str, dict[str, SecretRecord]] = {}
         self._cache_lock = threading.Lock()
+
+    @property
+    def identity(self) -> str:
+        """The API server and the context name (as resolved): what the state is keyed by.
+
+        ``kubernetes:CONTEXT@HOST``, or ``kubernetes:HOST`` in a Pod (no kubeconfig).
+        """
+        host = self._api_client.configuration.host
+        if not self._context_name:
+            return f"kubernetes:{host}"
+        return f"kubernetes:{self._context_name}@{host}"
 
     @property
     def api_client(self) -> k8s.ApiClient:
@@ -531,6 +543,18 @@ def _connect(kubeconfig: str | None, context: str | None) -> k8s.ApiClient:
             hint="Pass --kubeconfig (or set KUBECONFIG) and --context, run inside a Pod with a "
             "service account, or write elsewhere with --store dir:PATH",
         ) from error
+
+
+def _current_context(kubeconfig: str | None) -> str:
+    """The kubeconfig's current context, as ``_connect`` picks it; "" in a Pod."""
+    path = kubeconfig or os.environ.get("KUBECONFIG")
+    if not (path or os.path.exists(os.path.expanduser("~/.kube/config"))):
+        return ""
+    try:
+        _, active = k8s_config.list_kube_config_contexts(config_file=path)  # type: ignore[no-untyped-call]
+    except (ConfigException, OSError, ValueError):
+        return ""
+    return str((active or {}).get("name") or "")
 
 
 def _translate(

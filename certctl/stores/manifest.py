@@ -192,6 +192,11 @@ class ManifestFileStore:
     def __repr__(self) -> str:
         return f"ManifestFileStore({self._path!r})"
 
+    @property
+    def identity(self) -> str:
+        """``manifest:`` and FILE's absolute, resolved path: what the state is keyed by."""
+        return f"manifest:{os.path.realpath(self._path)}"
+
     # -- reading ---------------------------------------------------------------------
 
     def check_name(self, namespace: str, name: str) -> None:
@@ -452,6 +457,11 @@ class ManifestStdoutStore:
 
     def __repr__(self) -> str:
         return "ManifestStdoutStore()"
+
+    @property
+    def identity(self) -> str:
+        """What the state is keyed by: every stdout run shares one history."""
+        return "manifest:stdout"
 
     def read(self, namespace: str, name: str) -> SecretRecord | None:
         """Return a secret this store printed earlier in this process, else None."""

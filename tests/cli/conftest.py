@@ -23,6 +23,9 @@ from cryptography.hazmat.primitives import serialization
 from typer.testing import CliRunner, Result
 
 from certctl.cli.main import app
+from certctl.clock import Clock
+from certctl.state.database import StateDatabase
+from certctl.stores.directory import DirectoryStore
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "examples" / "quickstart"
@@ -131,6 +134,13 @@ class Cli:
         target = self.root / "quickstart"
         shutil.copytree(QUICKSTART, target)
         return target
+
+    # -- the state ---------------------------------------------------------------------
+
+    def open_state(self, clock: Clock, store: Path | None = None) -> StateDatabase:
+        """The state database as a run with ``--store dir:STORE`` (default ``certs/``) sees it."""
+        identity = DirectoryStore(store or self.store).identity
+        return StateDatabase.open(self.state, clock, store=identity)
 
     # -- the store ---------------------------------------------------------------------
 

@@ -13,7 +13,6 @@ import pytest
 import yaml
 
 from certctl.clock import FixedClock
-from certctl.state.database import StateDatabase
 from tests.cli.conftest import Cli, describe, table
 
 #: Records are made ten minutes before the commands run (they use the system clock).
@@ -92,7 +91,7 @@ ORDER_BODY: dict[str, Any] = {
 @pytest.fixture
 def history(cli: Cli) -> Cli:
     """One failed Order with its Challenge in default, a valid DNS-01 Challenge in team-a."""
-    with StateDatabase.open(cli.state, FixedClock(MADE)) as state:
+    with cli.open_state(FixedClock(MADE)) as state:
         state.save_acme_object(
             "Order",
             "default",
@@ -365,7 +364,7 @@ def test_describe_something_not_recorded_exits_2_with_a_hint(
 
 
 def test_describe_challenge_without_events_says_none(cli: Cli) -> None:
-    with StateDatabase.open(cli.state, FixedClock(MADE)) as state:
+    with cli.open_state(FixedClock(MADE)) as state:
         state.save_acme_object(
             "Challenge",
             "default",

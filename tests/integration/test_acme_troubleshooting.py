@@ -208,7 +208,9 @@ def test_cleanup_removes_a_txt_record_left_by_an_interrupted_run(
     solver = rfc2136(bind_server)
     # What a run killed between present and cleanup leaves: the record, and a Challenge
     # recorded as presented.
-    with StateDatabase.open(acme.root / "state", SystemClock()) as state:
+    with StateDatabase.open(
+        acme.root / "state", SystemClock(), store=DirectoryStore(acme.store).identity
+    ) as state:
         state.save_acme_object(
             "Challenge",
             "default",
@@ -285,7 +287,9 @@ def fetch(url: str, deadline: float) -> tuple[int, bytes]:
 def test_serve_answers_tokens_until_stopped_and_exits_0(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
-    with StateDatabase.open(tmp_path / "state", SystemClock()) as state:
+    # The command runs with the default store, ./certs of this process's folder.
+    default_store = DirectoryStore(Path("certs")).identity
+    with StateDatabase.open(tmp_path / "state", SystemClock(), store=default_store) as state:
         body: dict[str, Any] = {
             "spec": {"type": "HTTP-01", "token": "fromstate", "key": "fromstate.thumb"},
             "status": {"presented": True, "state": "pending"},

@@ -410,7 +410,9 @@ def test_challenge_cleanup_removes_ingress_solver_objects_a_killed_run_left(
         # A run presented the challenge, then was killed before its cleanup.
         IngressSolver(block["http01"]["ingress"], context).present("web.example.test", token, key)
     assert len(kube_api.objects("pods", "default")) == 1
-    with StateDatabase.open(tmp_path / "state", SystemClock()) as state:
+    # The state of the store the command below opens (same kubeconfig, same context).
+    identity = KubernetesStore(kubeconfig=str(cluster.kubeconfig)).identity
+    with StateDatabase.open(tmp_path / "state", SystemClock(), store=identity) as state:
         state.save_acme_object(
             "Challenge",
             "default",
