@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import (
-    SELFSIGNED,
     Cli,
     certificate,
     describe,
@@ -65,11 +64,17 @@ def test_the_quick_start_issued_into_two_stores_keeps_two_histories(in_root: Cli
 
 def test_backoff_in_one_store_does_not_hold_the_other(in_root: Cli) -> None:
     cli = in_root
+    # A real failed issuance (an ACME server that refuses connections); a missing CA
+    # Secret would only make the issuer not ready, which starts no backoff at all.
+    acme = {
+        "server": "https://127.0.0.1:9/directory",
+        "privateKeySecretRef": {"name": "acme-account"},
+        "solvers": [{"http01": {"standalone": {}}}],
+    }
     path = cli.manifest(
         "broken.yaml",
-        SELFSIGNED,
-        issuer("broken-ca", {"ca": {"secretName": "no-such-ca"}}),
-        certificate("bad", issuer="broken-ca"),
+        issuer("broken-acme", {"acme": acme}),
+        certificate("bad", issuer="broken-acme"),
     )
     first = cli.run("issue", "-f", path, "-o", "json", global_args=store(cli, "dir:./certs"))
 
