@@ -240,6 +240,7 @@ class Reconciler:
         if check_name is None:
             return
         seen: set[tuple[str, str]] = set()
+        issuers_seen: set[int] = set()
         for certificate in certificates:
             references: list[tuple[str, str, str]] = []
             keystores = certificate.spec.keystores
@@ -255,7 +256,8 @@ class Reconciler:
                         )
                     )
             issuer = self.manifests.find_issuer(certificate.spec.issuer_ref, certificate.namespace)
-            if issuer is not None:
+            if issuer is not None and id(issuer) not in issuers_seen:
+                issuers_seen.add(id(issuer))
                 namespace = self._issuer_secret_namespace(issuer)
                 references.extend(
                     (f"{issuer.key} spec.{issuer.spec.type}", namespace, name)
