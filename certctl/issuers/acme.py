@@ -210,12 +210,15 @@ def _check_account_key(
         f"{request.issuer_secret_namespace}/{reference.get('name')} "
         f"(key {str(reference.get('key') or 'tls.key')!r})"
     )
+    from certctl.pki.keys import load_private_key
+
     try:
-        key = serialization.load_pem_private_key(account_key, password=None)
-    except (ValueError, TypeError) as exc:
-        detail = (str(exc) or type(exc).__name__).splitlines()[0]
+        key = load_private_key(account_key, source=where)
+    except ValueError as exc:
+        # load_private_key's sentence names the secret and what it holds, never the
+        # parser's own text.
         raise IssuerNotReadyError(
-            f"{where} cannot be decoded: {detail}",
+            str(exc),
             reason="InvalidAccountKey",
             hint="Put the account's unencrypted PEM RSA key there, or delete the secret "
             "(without disableAccountKeyGeneration) to have a new account registered",

@@ -371,3 +371,16 @@ def test_the_secrets_a_failure_depends_on(
     assert issuer_secret_references(_issuer(kind, config), "apps") == [
         ("apps", name) for name in secrets
     ]
+
+
+def test_an_account_key_that_does_not_decode_is_described_without_parser_text() -> None:
+    from certctl.errors import IssuerNotReadyError
+
+    with pytest.raises(IssuerNotReadyError) as caught:
+        _read_account_key({"account": {"tls.key": b"-----BEGIN PRIVATE KEY-----\nAAAA\n"}})
+
+    message = caught.value.message
+    assert "the ACME account key in secret" in message
+    assert "cut short" in message
+    for parser_text in ("MalformedFraming", "ParseError", "Unable to load PEM"):
+        assert parser_text not in message
