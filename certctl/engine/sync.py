@@ -7,12 +7,14 @@ created for Certificates that are gone. Leftovers of killed ACME runs are remove
 Prune touches only Secrets that carry certctl's mark and name a Certificate:
 a Secret written by anyone else is never a candidate.
 
-Prune looks in every namespace the run's *source set* wrote to, not only in the
-namespaces of the Certificates still there: the state remembers, per store and
-source set, the namespaces of the Certificates each sync saw, so a Certificate
+Prune also looks beyond the namespaces of the Certificates still there: the state
+remembers, per store and *source set*, the Secrets each sync wrote, so a Certificate
 removed together with the last one of its namespace still has its Secret pruned.
-The source set is what a run reads its Certificates from: the sorted, resolved
-``-f`` paths (``-`` for stdin), plus ``--from-cluster`` and its namespace.
+Outside the run's own scope (``-n`` and the namespaces of its Certificates) only
+those recorded Secrets are candidates, so one source set never prunes what another
+wrote in a namespace it merely used to share. The source set is what a run reads
+its Certificates from: the sorted, resolved ``-f`` paths (``-`` for stdin), plus
+``--from-cluster`` and its namespace.
 """
 
 from __future__ import annotations
@@ -147,16 +149,16 @@ def sync(
     report = SyncReport(
         reconcile(manifests, store, state, clock, options.reconcile, on_result, lock)
     )
-    current = {certificate.namespace for certificate in manifests.certificates}
-    recorded = state.sync_namespaces(options.source_set) if options.source_set else set()
-    # Namespaces to look in again next time: those this run could not clean up.
+    current = {(c.namespace, c.spec.secret_name) for c in manifests.certificates}
+    recorded = state.sync_secrets(options.source_set) if options.source_set else set()
+    # Secrets to look for again next time: those this run could not clean up.
     keep = recorded
     if options.prune:
-        keep = _prune_all(manifests, store, options, recorded | current, lock, report)
+        keep = _prune_all(manifests, store, options, recorded, lock, report)
     if options.source_set is not None and not options.reconcile.dry_run:
         remembered = current | keep
         if remembered != recorded:
-            state.set_sync_namespaces(options.source_set, remembered)
+            state.set_sync_secrets(options.source_set, remembered)
     return report
 
 
@@ -164,17 +166,18 @@ def _prune_all(
     manifests: ManifestSet,
     store: SecretStore,
     options: SyncOptions,
-    written: set[str],
+    recorded: set[tuple[str, str]],
     lock: Callable[[], AbstractContextManager[object]] | None,
     report: SyncReport,
-) -> set[str]:
-    """Prune the orphans of ``written`` (and ``prune_namespaces``) into ``report``.
+) -> set[tuple[str, str]]:
+    """Prune the orphans in scope, and the recorded Secrets beyond it, into ``report``.
 
-    Returns the namespaces of ``written`` that may still hold orphans: unreadable ones,
-    and those where a deletion failed (or, in a dry run, would have happened).
+    Returns the recorded Secrets that may still be orphans: those in unreadable
+    namespaces, and those whose deletion failed (or, in a dry run, would have happened).
     """
     wide = options.prune_namespaces is None
-    namespaces = [None] if wide else sorted(written | set(options.prune_namespaces or ()))
+    scope = set(options.prune_namespaces or ())
+    namespaces = [None] if wide else sorted(scope | {ns for ns, _ in recorded})
     secrets: list[SecretRecord] = []
     unreadable: set[str] = set()
     for namespace in namespaces:
@@ -182,16 +185,20 @@ def _prune_all(
             secrets.extend(store.list(namespace))
         except CertctlError as error:
             report.pruned.append(PruneResult(namespace or "*", "", "", "failed", error.paragraph()))
-            unreadable |= written if namespace is None else {namespace}
-    orphans = find_orphans(manifests, secrets)
+            unreadable |= {ns for ns, _ in recorded} if namespace is None else {namespace}
+    orphans = [
+        (secret, certificate)
+        for secret, certificate in find_orphans(manifests, secrets)
+        if wide or secret.namespace in scope or (secret.namespace, secret.name) in recorded
+    ]
     if orphans:
         if options.reconcile.dry_run or lock is None:
             report.pruned += [_prune(store, secret, name, options) for secret, name in orphans]
         else:
             with lock():
                 report.pruned += [_prune(store, secret, name, options) for secret, name in orphans]
-    left = {item.namespace for item in report.pruned if item.outcome != "deleted"}
-    return written & (unreadable | left)
+    left = {(item.namespace, item.name) for item in report.pruned if item.outcome != "deleted"}
+    return {pair for pair in recorded if pair in left or pair[0] in unreadable}
 
 
 def _prune(

@@ -161,11 +161,12 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
     # The namespaces each sync source set wrote to, so --prune looks in all of them.
     """
-    CREATE TABLE sync_namespaces (
+    CREATE TABLE sync_secrets (
         store TEXT NOT NULL,
         source_set TEXT NOT NULL,
         namespace TEXT NOT NULL,
-        PRIMARY KEY (store, source_set, namespace)
+        name TEXT NOT NULL,
+        PRIMARY KEY (store, source_set, namespace, name)
     ) WITHOUT ROWID;
     """,
 )
@@ -530,26 +531,27 @@ class StateDatabase:
 
     # -- sync source sets --------------------------------------------------------
 
-    def sync_namespaces(self, source_set: str) -> set[str]:
-        """The namespaces ``sync`` wrote to for ``source_set`` (see engine/sync.py)."""
+    def sync_secrets(self, source_set: str) -> set[tuple[str, str]]:
+        """The Secrets (namespace, name) ``sync`` wrote for ``source_set`` (engine/sync.py)."""
         rows = self._query(
-            "SELECT namespace FROM sync_namespaces WHERE store = ? AND source_set = ?",
+            "SELECT namespace, name FROM sync_secrets WHERE store = ? AND source_set = ?",
             (self.store, source_set),
         )
-        return {row[0] for row in rows}
+        return {(row[0], row[1]) for row in rows}
 
-    def set_sync_namespaces(self, source_set: str, namespaces: Iterable[str]) -> None:
-        """Replace the namespaces recorded for ``source_set``."""
-        rows = [(self.store, source_set, namespace) for namespace in sorted(set(namespaces))]
+    def set_sync_secrets(self, source_set: str, secrets: Iterable[tuple[str, str]]) -> None:
+        """Replace the Secrets recorded for ``source_set``."""
+        rows = [(self.store, source_set, ns, name) for ns, name in sorted(set(secrets))]
         with self._lock:
             self._flush()
             with self._transaction():
                 self._connection.execute(
-                    "DELETE FROM sync_namespaces WHERE store = ? AND source_set = ?",
+                    "DELETE FROM sync_secrets WHERE store = ? AND source_set = ?",
                     (self.store, source_set),
                 )
                 self._connection.executemany(
-                    "INSERT INTO sync_namespaces (store, source_set, namespace) VALUES (?, ?, ?)",
+                    "INSERT INTO sync_secrets (store, source_set, namespace, name) "
+                    "VALUES (?, ?, ?, ?)",
                     rows,
                 )
 

@@ -1,4 +1,5 @@
-"""``sync --prune`` looks in every namespace its source set wrote to, not only in ``-n``."""
+"""``sync --prune`` finds what its source set wrote in any namespace, not only in ``-n``,
+and never what another source set wrote."""
 
 from __future__ import annotations
 
@@ -86,18 +87,41 @@ def test_another_source_set_does_not_prune_where_only_the_first_one_wrote(cli: C
     assert (cli.secret("backend", "api-tls") / "tls.crt").is_file()
 
 
-def test_a_pruned_namespace_is_forgotten_and_a_dry_run_remembers_nothing(cli: Cli) -> None:
+def test_a_pruned_secret_is_forgotten_and_a_dry_run_remembers_nothing(cli: Cli) -> None:
     folder = deploy(cli)
     cli.ok("sync", "-f", folder, "--dry-run")
     sources = source_set([str(folder)])
     with cli.open_state(SystemClock()) as state:
-        assert state.sync_namespaces(sources) == set()
+        assert state.sync_secrets(sources) == set()
     cli.ok("sync", "-f", folder)
     with cli.open_state(SystemClock()) as state:
-        assert state.sync_namespaces(sources) == {"default", "backend"}
+        assert state.sync_secrets(sources) == {("default", "web-tls"), ("backend", "api-tls")}
     deploy(cli, backend=False)
 
     cli.ok("sync", "-f", folder, "--prune")
 
     with cli.open_state(SystemClock()) as state:
-        assert state.sync_namespaces(sources) == {"default"}
+        assert state.sync_secrets(sources) == {("default", "web-tls")}
+
+
+def test_a_source_set_never_prunes_what_another_wrote_in_a_namespace_both_used(
+    cli: Cli,
+) -> None:
+    team_a = deploy(cli, "team-a")
+    cli.ok("sync", "-f", team_a)
+    # team-b also had a Certificate in backend, then removed it.
+    team_b = cli.root / "team-b"
+    team_b.mkdir()
+    cli.manifest("issuer.yaml", SELFSIGNED).rename(team_b / "issuer.yaml")
+    cli.manifest("shop.yaml", certificate("shop", namespace="backend")).rename(team_b / "shop.yaml")
+    cli.ok("sync", "-f", team_b)
+    (team_b / "shop.yaml").unlink()
+    cli.manifest("other.yaml", certificate("other", namespace="elsewhere")).rename(
+        team_b / "other.yaml"
+    )
+    api_before = (cli.secret("backend", "api-tls") / "tls.crt").read_bytes()
+
+    result = cli.ok("sync", "-f", team_b, "--prune", "-n", "elsewhere", "-o", "json")
+
+    assert pruned(result.stdout) == [("backend", "shop-tls", "deleted")]
+    assert (cli.secret("backend", "api-tls") / "tls.crt").read_bytes() == api_before

@@ -532,21 +532,20 @@ def test_orders_and_challenges_come_newest_first(db: StateDatabase, clock: Fixed
     ]
 
 
-def test_sync_namespaces_are_kept_per_store_and_source_set(
-    state_dir: Path, clock: FixedClock
-) -> None:
+def test_sync_secrets_are_kept_per_store_and_source_set(state_dir: Path, clock: FixedClock) -> None:
+    web, api, shop = ("default", "web-tls"), ("backend", "api-tls"), ("shop", "shop-tls")
     with (
         StateDatabase.open(state_dir, clock, store="dir:/srv/a") as first,
         StateDatabase.open(state_dir, clock, store="dir:/srv/b") as second,
     ):
-        first.set_sync_namespaces('["/deploy"]', ["default", "backend", "default"])
-        first.set_sync_namespaces('["/other"]', ["shop"])
-        second.set_sync_namespaces('["/deploy"]', ["kube-system"])
+        first.set_sync_secrets('["/deploy"]', [web, api, web])
+        first.set_sync_secrets('["/other"]', [shop])
+        second.set_sync_secrets('["/deploy"]', [("kube-system", "x-tls")])
 
-        assert first.sync_namespaces('["/deploy"]') == {"default", "backend"}
-        assert first.sync_namespaces('["/other"]') == {"shop"}
-        assert second.sync_namespaces('["/deploy"]') == {"kube-system"}
+        assert first.sync_secrets('["/deploy"]') == {web, api}
+        assert first.sync_secrets('["/other"]') == {shop}
+        assert second.sync_secrets('["/deploy"]') == {("kube-system", "x-tls")}
 
-        first.set_sync_namespaces('["/deploy"]', ["default"])
-        assert first.sync_namespaces('["/deploy"]') == {"default"}
-        assert first.sync_namespaces('["/nowhere"]') == set()
+        first.set_sync_secrets('["/deploy"]', [web])
+        assert first.sync_secrets('["/deploy"]') == {web}
+        assert first.sync_secrets('["/nowhere"]') == set()
