@@ -226,7 +226,8 @@ class CloudflareProvider:
         """Add a TXT record holding ``value`` at ``fqdn`` unless one is there already."""
         zone_id, zone_name = self._zone(fqdn, zone)
         name = _record_name(fqdn)
-        if any(unquote_txt(str(r.get("content", ""))) == value for r in self._txt(zone_id, name)):
+        records = self._txt(zone_id, zone_name, name)
+        if any(unquote_txt(str(r.get("content", ""))) == value for r in records):
             log.debug("cloudflare: the TXT value at %s is already there", name)
             return
         body = {"type": "TXT", "name": name, "content": txt_content(value), "ttl": TXT_TTL}
@@ -241,7 +242,7 @@ class CloudflareProvider:
         """Delete the TXT records at ``fqdn`` holding ``value``; the others stay."""
         zone_id, zone_name = self._zone(fqdn, zone)
         name = _record_name(fqdn)
-        for record in self._txt(zone_id, name):
+        for record in self._txt(zone_id, zone_name, name):
             if unquote_txt(str(record.get("content", ""))) != value:
                 continue
             try:
@@ -274,16 +275,22 @@ class CloudflareProvider:
                 log.debug("cloudflare: %s is in zone %s", fqdn, name)
                 return self._zones[name]
         tried = ", ".join(f'"{name}"' for name in candidates)
+        if self.scheme == "key":
+            hint = f"Add the zone to the Cloudflare account of {self.email}"
+        else:
+            hint = (
+                "Add the zone to the Cloudflare account, or give the API token "
+                f"{SCOPES} with Zone Resources including that zone; a token without "
+                "Zone:Read sees no zones"
+            )
         raise IssuanceError(
             f'Cloudflare has no zone for "{fqdn.rstrip(".")}" that these credentials can see '
             f"(looked for {tried})",
-            hint="Add the zone to the Cloudflare account, or give the API token "
-            f"{SCOPES} with Zone Resources including that zone; a token without "
-            "Zone:Read sees no zones",
+            hint=hint,
             reason="ZoneNotFound",
         )
 
-    def _txt(self, zone_id: str, name: str) -> list[Mapping[str, Any]]:
+    def _txt(self, zone_id: str, zone_name: str, name: str) -> list[Mapping[str, Any]]:
         """Every TXT record at ``name`` in the zone, over all pages."""
         try:
             return [
@@ -294,7 +301,7 @@ class CloudflareProvider:
                 if str(item.get("type", "")) == "TXT" and str(item.get("name", "")).lower() == name
             ]
         except APIError as exc:
-            raise self._error(exc, f'list the TXT records "{name}"') from None
+            raise self._error(exc, f'list the TXT records "{name}" in zone "{zone_name}"') from None
 
     def _pages(self, path: str, params: Mapping[str, str]) -> list[Mapping[str, Any]]:
         """The ``result`` lists of every page, following ``result_info.total_pages``."""
@@ -403,8 +410,8 @@ class CloudflareProvider:
                 f"{context.issuer}: the cloudflare {what} secret {where} {problem} "
                 f"{self._secret_key!r}",
                 reason="SecretInvalidData",
-                hint=f"Put the {what} itself (one line of ASCII) under the key "
-                f"{self._secret_key!r}",
+                hint=f"Put the {what} itself under the key {self._secret_key!r}: one word "
+                "of ASCII, without 'Bearer '",
             )
         return text
 
