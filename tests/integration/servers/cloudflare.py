@@ -246,7 +246,9 @@ class CloudflareServer:
         handler = type("Handler", (_Handler,), {"fake": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
@@ -401,7 +403,7 @@ class CloudflareServer:
         }
 
     def _list_zones(self, seen: Seen, grant: Grant, body: bytes) -> dict[str, Any]:
-        wanted = (seen.query.get("name") or [None])[0]
+        wanted = _param(seen, "name")
         zones = [
             {"id": self.zone_ids[zone], "name": zone, "status": "active", "type": "full"}
             for zone in self.zones
@@ -419,8 +421,8 @@ class CloudflareServer:
 
     def _list_records(self, seen: Seen, grant: Grant, body: bytes) -> dict[str, Any]:
         zone = self._zone_for(seen, grant)
-        wanted_type = (seen.query.get("type") or [None])[0]
-        wanted_name = (seen.query.get("name") or [None])[0]
+        wanted_type = _param(seen, "type")
+        wanted_name = _param(seen, "name")
         with self._lock:
             items = [
                 r.json()
@@ -475,6 +477,11 @@ class CloudflareServer:
     def _zone_of(self, name: str) -> str | None:
         matches = [zone for zone in self.zones if name == zone or name.endswith("." + zone)]
         return max(matches, key=len) if matches else None
+
+
+def _param(seen: Seen, name: str) -> str | None:
+    values = seen.query.get(name)
+    return values[0] if values else None
 
 
 def _int_param(seen: Seen, name: str, default: int, *, minimum: int) -> int:
