@@ -43,7 +43,7 @@ import math
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -166,6 +166,9 @@ class CloudflareServer:
     tokens: dict[str, Grant] = field(default_factory=dict)
     keys: dict[tuple[str, str], Grant] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
+    #: Called as ``(action, name, content)`` after each create ("add") and delete
+    #: ("delete") through the API: a test bridges the records to a real DNS server.
+    on_change: list[Callable[[str, str, str], None]] = field(default_factory=list)
     _throttle: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
@@ -462,6 +465,8 @@ class CloudflareServer:
                 uuid.uuid4().hex, self.zone_ids[zone], zone, "TXT", name, content, ttl, _now()
             )
             self.records[record.id] = record
+        for listener in self.on_change:
+            listener("add", name, content)
         return {"success": True, "errors": [], "messages": [], "result": record.json()}
 
     def _delete_record(self, seen: Seen, grant: Grant, body: bytes) -> dict[str, Any]:
@@ -472,6 +477,8 @@ class CloudflareServer:
             if record is None or record.zone_name != zone:
                 raise _Refusal(404, [_error(81044, "Record does not exist.")])
             del self.records[record_id]
+        for listener in self.on_change:
+            listener("delete", record.name, record.content)
         return {"success": True, "errors": [], "messages": [], "result": {"id": record_id}}
 
     def _zone_of(self, name: str) -> str | None:
