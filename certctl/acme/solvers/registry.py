@@ -19,6 +19,7 @@ SOLVERS: dict[str, str] = {
     "http01.webroot": "certctl.acme.solvers.webroot:WebrootSolver",
     "dns01.rfc2136": "certctl.acme.solvers.rfc2136:RFC2136Provider",
     "dns01.exec": "certctl.acme.solvers.exec:ExecProvider",
+    "dns01.digitalocean": "certctl.acme.solvers.digitalocean:DigitalOceanProvider",
     "http01.ingress": "certctl.acme.solvers.ingress:IngressSolver",
 }
 
