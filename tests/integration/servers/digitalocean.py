@@ -38,6 +38,7 @@ import itertools
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -82,6 +83,10 @@ class DigitalOceanServer:
     domains: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     tokens: dict[str, frozenset[str]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
+    #: Called as ``(action, fqdn, data)`` ("add" or "delete") after each record change made
+    #: through the API, before the answer is sent: a test bridges the records to a real DNS
+    #: server with it, so that a CA can see them.
+    on_change: Callable[[str, str, str], None] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -290,6 +295,8 @@ class DigitalOceanServer:
         if not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 30:
             return 422, {}, _error("unprocessable_entity", "TTL must be at least 30 seconds")
         record = self._store(domain, name, data, ttl)
+        if self.on_change is not None:
+            self.on_change("add", _absolute(name, domain), data)
         return 201, {}, {"domain_record": dict(record)}
 
     def _delete(self, domain: str, record_id: str) -> tuple[int, dict[str, str], Any]:
@@ -297,6 +304,8 @@ class DigitalOceanServer:
         for index, record in enumerate(records):
             if str(record["id"]) == record_id:
                 del records[index]
+                if self.on_change is not None:
+                    self.on_change("delete", _absolute(record["name"], domain), record["data"])
                 return 204, {}, None
         return 404, {}, _error("not_found", _NOT_FOUND)
 
