@@ -276,15 +276,17 @@ class DigitalOceanProvider:
             return IssuanceError(
                 f"The DigitalOcean API token in {where} lacks the {_SCOPES[method]} scope, so "
                 f"it could not {what} ({detail})",
-                hint=_TOKEN_HINT,
+                hint=f"Create a token that has the {_SCOPES[method]} scope too (certctl needs "
+                "domain:read, domain:create and domain:delete) and store it in the Secret",
                 reason="AccessDenied",
             )
         if status == 404:
             return IssuanceError(
                 f'DigitalOcean has no domain "{domain}" for this token, so it could not {what} '
                 f"({detail})",
-                hint=f"Add {domain} under Networking > Domains in the DigitalOcean account the "
-                "token belongs to, or delegate the name elsewhere with a CNAME and "
+                hint=f"Add the domain {domain} to the DigitalOcean account the token belongs to "
+                "(Networking > Domains); if its DNS is hosted elsewhere, point the "
+                "_acme-challenge name at a DigitalOcean domain with a CNAME and set "
                 "cnameStrategy: Follow",
                 reason="ZoneNotFound",
             )
