@@ -150,10 +150,13 @@ class DigitalOceanProvider:
                     continue
                 # The filter already asks for this name; check again, as cert-manager does,
                 # because the answer's names are relative ("@" at the apex).
-                if str(item.get("name", "")).lower() == wanted and item.get("type") == "TXT":
-                    found.append(
-                        _Record(int(item["id"]), str(item["name"]), str(item.get("data", "")))
-                    )
+                identifier = item.get("id")
+                if (
+                    isinstance(identifier, int)
+                    and str(item.get("name", "")).lower() == wanted
+                    and item.get("type") == "TXT"
+                ):
+                    found.append(_Record(identifier, str(item["name"]), str(item.get("data", ""))))
         return found
 
     def _pages(self, domain: str, fqdn: str) -> Iterator[list[Any]]:

@@ -114,3 +114,21 @@ def test_a_next_link_that_leaves_the_api_is_not_followed(
     # The bearer token goes with every request, so it must not follow a link elsewhere.
     with pytest.raises(IssuanceError, match="leaves the API URL"):
         provider._next_page({"links": {"pages": {"next": url}}})
+
+
+def test_listed_records_without_an_integer_id_or_of_another_name_are_skipped(
+    provider: DigitalOceanProvider, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    page = [
+        {"id": 1, "type": "TXT", "name": "_acme-challenge.www", "data": "mine"},
+        {"id": "2", "type": "TXT", "name": "_acme-challenge.www", "data": "id as text"},
+        {"type": "TXT", "name": "_acme-challenge.www", "data": "no id"},
+        {"id": 3, "type": "TXT", "name": "_acme-challenge", "data": "another name"},
+        {"id": 4, "type": "CNAME", "name": "_acme-challenge.www", "data": "another type"},
+        "not an object",
+    ]
+    monkeypatch.setattr(provider, "_pages", lambda domain, fqdn: iter([page]))
+
+    records = provider._records("example.com", "_acme-challenge.www.example.com.")
+
+    assert [(record.id, record.data) for record in records] == [(1, "mine")]
