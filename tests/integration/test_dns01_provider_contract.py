@@ -20,11 +20,15 @@ from tests.integration.dns_providers.cloudflare import (  # noqa: F401
     cloudflare_harness,
     cloudflare_server,
 )
+from tests.integration.dns_providers.digitalocean import (  # noqa: F401
+    digitalocean_harness,
+    digitalocean_server,
+)
 from tests.integration.dns_providers.harness import ProviderHarness
 from tests.integration.dns_providers.rfc2136 import rfc2136_harness  # noqa: F401
 
 #: The harness fixtures, one per provider.
-HARNESSES = ["rfc2136_harness", "cloudflare_harness"]
+HARNESSES = ["rfc2136_harness", "cloudflare_harness", "digitalocean_harness"]
 
 
 @pytest.fixture(params=HARNESSES)

@@ -20,6 +20,8 @@ SOLVERS: dict[str, str] = {
     "dns01.rfc2136": "certctl.acme.solvers.rfc2136:RFC2136Provider",
     "dns01.cloudflare": "certctl.acme.solvers.cloudflare:CloudflareProvider",
     "dns01.exec": "certctl.acme.solvers.exec:ExecProvider",
+    "dns01.digitalocean": "certctl.acme.solvers.digitalocean:DigitalOceanProvider",
+    "dns01.acmeDNS": "certctl.acme.solvers.acmedns:AcmeDNSProvider",
     "http01.ingress": "certctl.acme.solvers.ingress:IngressSolver",
 }
 
