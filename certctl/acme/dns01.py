@@ -289,7 +289,12 @@ def check_propagation(
     with ``dns01_recursive_nameservers_only``, each recursive server is asked
     instead. Every one must return a TXT record whose strings, joined, equal
     ``value``. Nothing here raises: network errors mean "not yet".
+
+    As cert-manager's check does, CNAMEs from ``fqdn`` are followed whatever the
+    solver's ``cnameStrategy``: a delegated ``_acme-challenge`` name (acme-dns, a
+    record kept in another zone) is checked where the ACME server will find it.
     """
+    fqdn, zone = _checked_name(fqdn, zone, settings)
     record = _display(fqdn)
     name = dns.name.from_text(fqdn)
     groups: list[tuple[Nameserver, ...]]
@@ -337,6 +342,21 @@ def check_propagation(
     return PropagationResult(
         True, f'DNS record for "{record}" is present on {count} {kind}{plural} ({servers_text})'
     )
+
+
+def _checked_name(fqdn: str, zone: str, settings: ACMESettings) -> tuple[str, str]:
+    """Where the check looks: the end of ``fqdn``'s CNAME chain, and that name's zone.
+
+    When the chain cannot be followed (no recursive server answers, a loop), the
+    name is checked as it is and the check itself says what it finds.
+    """
+    try:
+        target = follow_cnames(fqdn, settings)
+        if dns.name.from_text(target) == dns.name.from_text(fqdn):
+            return fqdn, zone
+        return target, find_zone(target, settings)
+    except IssuanceError:
+        return fqdn, zone
 
 
 # --- Present and clean up through a provider ---

@@ -364,3 +364,22 @@ def test_a_missing_exec_command_says_so(tmp_path: Path) -> None:
 
     with pytest.raises(IssuanceError, match=r"could not be started"):
         provider.cleanup("_acme-challenge.a.example.test.", "example.test.", "v")
+
+
+def test_the_check_follows_a_cname_even_without_the_follow_strategy(
+    bind_server: BindServer,
+) -> None:
+    # acme-dns style: the provider writes behind the CNAME, the solver does not follow.
+    settings = bind_server.acme_settings()
+    provider = rfc2136(bind_server)
+    target = "_acme-challenge.target.other.test."
+    provider.present(target, "other.test.", "delegated")
+    try:
+        result = dns01.check_propagation(
+            "_acme-challenge.cname.example.test.", "delegated", "example.test.", settings
+        )
+    finally:
+        provider.cleanup(target, "other.test.", "delegated")
+
+    assert result.ok, result.detail
+    assert "_acme-challenge.target.other.test" in result.detail
