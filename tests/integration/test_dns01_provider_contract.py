@@ -18,9 +18,10 @@ import pytest
 from certctl.errors import CertctlError
 from tests.integration.dns_providers.harness import ProviderHarness
 from tests.integration.dns_providers.rfc2136 import rfc2136_harness  # noqa: F401
+from tests.integration.dns_providers.route53 import route53_harness  # noqa: F401
 
 #: The harness fixtures, one per provider.
-HARNESSES = ["rfc2136_harness"]
+HARNESSES = ["rfc2136_harness", "route53_harness"]
 
 
 @pytest.fixture(params=HARNESSES)

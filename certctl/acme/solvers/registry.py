@@ -18,6 +18,7 @@ SOLVERS: dict[str, str] = {
     "http01.standalone": "certctl.acme.solvers.standalone:StandaloneSolver",
     "http01.webroot": "certctl.acme.solvers.webroot:WebrootSolver",
     "dns01.rfc2136": "certctl.acme.solvers.rfc2136:RFC2136Provider",
+    "dns01.route53": "certctl.acme.solvers.route53:Route53Provider",
     "dns01.exec": "certctl.acme.solvers.exec:ExecProvider",
     "http01.ingress": "certctl.acme.solvers.ingress:IngressSolver",
 }
