@@ -30,7 +30,7 @@ import importlib
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,8 @@ __all__ = [
     "HostedZone",
     "Route53Provider",
     "candidate_zone_names",
+    "describe_client_error",
+    "find_hosted_zone",
     "format_txt_value",
     "parse_txt_value",
     "pick_hosted_zone",
@@ -137,6 +139,47 @@ def pick_hosted_zone(fqdn: str, zones: Iterable[HostedZone]) -> HostedZone | Non
         if best is None or len(zone_name) > len(best.name):
             best = HostedZone(zone_name, zone.id, zone.private)
     return best
+
+
+def find_hosted_zone(
+    fqdn: str, list_zones: Callable[..., Mapping[str, Any]]
+) -> tuple[HostedZone | None, list[str]]:
+    """The longest public hosted zone for ``fqdn``, and the private zones seen on the way.
+
+    ``list_zones(**request)`` is one ListHostedZonesByName call. AWS lists zones in
+    reversed-label order starting at the ``DNSName`` asked for (Route 53 API reference,
+    ListHostedZonesByName), so the zones named exactly like a candidate come first;
+    moto lists only those. Asking for each candidate, longest first, and reading only
+    the zones of exactly that name finds the longest match with either.
+    """
+    private: list[str] = []
+    for candidate in candidate_zone_names(fqdn):
+        zones = list(_zones_named(candidate, list_zones))
+        private += [zone.name for zone in zones if zone.private]
+        found = pick_hosted_zone(fqdn, zones)
+        if found is not None:
+            return found, private
+    return None, private
+
+
+def _zones_named(name: str, list_zones: Callable[..., Mapping[str, Any]]) -> Iterator[HostedZone]:
+    """The hosted zones named exactly ``name``, following NextDNSName/NextHostedZoneId."""
+    request: dict[str, str] = {"DNSName": name}
+    while True:
+        response = list_zones(**request)
+        for item in response.get("HostedZones", ()):
+            zone_name = normalize_name(str(item.get("Name", "")))
+            if zone_name != name:
+                # Past the zones of this name in AWS's order: nothing more to find.
+                return
+            private = bool((item.get("Config") or {}).get("PrivateZone"))
+            yield HostedZone(zone_name, strip_zone_id(str(item.get("Id", ""))), private)
+        next_name = response.get("NextDNSName")
+        if not response.get("IsTruncated") or not next_name:
+            return
+        if normalize_name(str(next_name)) != name:
+            return
+        request = {"DNSName": str(next_name), "HostedZoneId": str(response["NextHostedZoneId"])}
 
 
 def format_txt_value(value: str) -> str:
@@ -240,18 +283,13 @@ class Route53Provider:
         if key in self._zones:
             return self._zones[key]
         client = self._client()
-        private: list[str] = []
-        # AWS lists zones in reversed-label order starting at the name asked for, so the
-        # zones named exactly like a candidate come first; moto lists only those. Asking
-        # for each candidate, longest first, finds the longest match with either.
-        for candidate in candidate_zone_names(fqdn):
-            zones = list(self._zones_named(client, candidate))
-            private += [zone.name for zone in zones if zone.private]
-            found = pick_hosted_zone(fqdn, zones)
-            if found is not None:
-                log.debug("route53: %s is in hosted zone %s (%s)", fqdn, found.name, found.id)
-                self._zones[key] = found.id
-                return found.id
+        found, private = find_hosted_zone(
+            fqdn, lambda **request: self._call(client, "ListHostedZonesByName", **request)
+        )
+        if found is not None:
+            log.debug("route53: %s is in hosted zone %s (%s)", fqdn, found.name, found.id)
+            self._zones[key] = found.id
+            return found.id
         skipped = f" (only private zones: {', '.join(sorted(set(private)))})" if private else ""
         raise IssuanceError(
             f"{self._context.issuer}: no public Route 53 hosted zone holds {fqdn.rstrip('.')}"
@@ -262,25 +300,6 @@ class Route53Provider:
             ),
             reason="ZoneNotFound",
         )
-
-    def _zones_named(self, client: Any, name: str) -> Iterable[HostedZone]:
-        """The hosted zones named exactly ``name``, following NextDNSName/NextHostedZoneId."""
-        request: dict[str, str] = {"DNSName": name}
-        while True:
-            response = self._call(client, "ListHostedZonesByName", **request)
-            for item in response.get("HostedZones", ()):
-                zone_name = normalize_name(str(item.get("Name", "")))
-                if zone_name != name:
-                    # Past the zones of this name in AWS's order: nothing more to find.
-                    return
-                private = bool((item.get("Config") or {}).get("PrivateZone"))
-                yield HostedZone(zone_name, strip_zone_id(str(item.get("Id", ""))), private)
-            next_name = response.get("NextDNSName")
-            if not response.get("IsTruncated") or not next_name:
-                return
-            if normalize_name(str(next_name)) != name:
-                return
-            request = {"DNSName": str(next_name), "HostedZoneId": str(response["NextHostedZoneId"])}
 
     def _current_record(self, zone_id: str, fqdn: str) -> tuple[int, list[str]] | None:
         """The TTL and values of the TXT record set at ``fqdn``, or None."""
@@ -350,7 +369,7 @@ class Route53Provider:
         if self._route53 is None:
             boto3 = _import("boto3")
             config = _import("botocore.config").Config(
-                retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS},
+                retries={"mode": "standard", "total_max_attempts": MAX_ATTEMPTS},
                 connect_timeout=10,
                 read_timeout=30,
             )
@@ -484,7 +503,7 @@ class Route53Provider:
         except (botocore.EndpointConnectionError, botocore.ConnectTimeoutError) as exc:
             raise IssuanceError(
                 f"{self._context.issuer}: {operation} could not reach AWS ({exc})",
-                hint="Check the network, a proxy, or AWS_ENDPOINT_URL_ROUTE_53/AWS_ENDPOINT_URL_STS",
+                hint="Check the network, a proxy, or AWS_ENDPOINT_URL_ROUTE_53 and _STS",
                 retryable=True,
             ) from exc
         except botocore.BotoCoreError as exc:
@@ -523,7 +542,11 @@ def describe_client_error(
             f"{where} denied access: these credentials may not {what}"
             + (f" ({message})" if message else ""),
             hint=f"Grant {action} to them (the least-privilege policy is in {_DOCS})"
-            + (" and let them assume the role in its trust policy" if operation == "AssumeRole" else ""),
+            + (
+                " and let them assume the role in its trust policy"
+                if operation == "AssumeRole"
+                else ""
+            ),
             reason="AccessDenied",
         )
     if code in _THROTTLED:
