@@ -126,12 +126,13 @@ class MotoRoute53:
             )
             key = iam.create_access_key(UserName=user)["AccessKey"]
             self.keys[user] = AccessKey(key["AccessKeyId"], key["SecretAccessKey"])
+        # moto checks the role's trust policy too: only "assumer" may assume it.
         trust = {
             "Version": "2012-10-17",
             "Statement": [
                 {
                     "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                    "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:user/assumer"},
                     "Action": "sts:AssumeRole",
                 }
             ],
