@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 import sys
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -389,6 +390,37 @@ def test_a_missing_sdk_names_the_extra(moto: MotoRoute53, monkeypatch: pytest.Mo
         dns_provider(moto).present(name_in("example.test."), "example.test.", token())
 
     assert "pip install 'certctl[route53]'" in caught.value.hint
+
+
+def test_two_presents_at_once_at_the_same_name_keep_both_values(
+    moto: MotoRoute53, proxy: FaultProxy
+) -> None:
+    # A wildcard and its base name are presented in parallel, each by its own provider;
+    # a slow read makes both read the record set before either writes it.
+    proxy.delay["ListResourceRecordSets"] = 0.3
+    fqdn, values = name_in("example.test."), [token(), token()]
+    providers = [dns_provider(moto), dns_provider(moto)]
+    errors: list[BaseException] = []
+
+    def present(provider: DNS01Provider, value: str) -> None:
+        try:
+            provider.present(fqdn, "example.test.", value)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=present, args=pair) for pair in zip(providers, values, strict=True)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert not errors
+    assert moto.txt_values(fqdn) == set(values)
+    for provider, value in zip(providers, values, strict=True):
+        provider.cleanup(fqdn, "example.test.", value)
+    assert moto.txt_values(fqdn) == set()
 
 
 # --- Waiting and throttling ---

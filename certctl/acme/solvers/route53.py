@@ -29,6 +29,7 @@ from __future__ import annotations
 import importlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -250,29 +251,34 @@ class Route53Provider:
     def present(self, fqdn: str, zone: str, value: str) -> None:
         """Add ``value`` to the TXT record set at ``fqdn``, keeping the values already there."""
         zone_id = self._zone_id(fqdn)
-        current = self._current_record(zone_id, fqdn)
-        values = list(current[1]) if current else []
-        if value in values:
-            log.debug("route53: %s already has the TXT value", fqdn)
-            return
-        change = _change("UPSERT", fqdn, TXT_TTL, [*values, value])
-        self._apply(zone_id, fqdn, change, wait=True)
+        with _record_lock(zone_id, fqdn):
+            current = self._current_record(zone_id, fqdn)
+            values = list(current[1]) if current else []
+            if value in values:
+                log.debug("route53: %s already has the TXT value", fqdn)
+                return
+            change_id = self._apply(
+                zone_id, fqdn, _change("UPSERT", fqdn, TXT_TTL, [*values, value])
+            )
+        if change_id:
+            self._wait_insync(change_id, fqdn)
 
     def cleanup(self, fqdn: str, zone: str, value: str) -> None:
         """Remove ``value``; DELETE the record set when it was the last one. Never raises for
         a value that is already gone."""
         zone_id = self._zone_id(fqdn)
-        current = self._current_record(zone_id, fqdn)
-        if current is None or value not in current[1]:
-            return
-        ttl, values = current
-        remaining = [other for other in values if other != value]
-        if remaining:
-            change = _change("UPSERT", fqdn, TXT_TTL, remaining)
-        else:
-            # A DELETE must name the record set exactly as it is: same TTL, same values.
-            change = _change("DELETE", fqdn, ttl, values)
-        self._apply(zone_id, fqdn, change, wait=False)
+        with _record_lock(zone_id, fqdn):
+            current = self._current_record(zone_id, fqdn)
+            if current is None or value not in current[1]:
+                return
+            ttl, values = current
+            remaining = [other for other in values if other != value]
+            if remaining:
+                change = _change("UPSERT", fqdn, TXT_TTL, remaining)
+            else:
+                # A DELETE must name the record set exactly as it is: same TTL, same values.
+                change = _change("DELETE", fqdn, ttl, values)
+            self._apply(zone_id, fqdn, change)
 
     # --- Zone and record lookups ---
 
@@ -319,7 +325,8 @@ class Route53Provider:
                 return int(record.get("TTL", TXT_TTL)), values
         return None
 
-    def _apply(self, zone_id: str, fqdn: str, change: Mapping[str, Any], *, wait: bool) -> None:
+    def _apply(self, zone_id: str, fqdn: str, change: Mapping[str, Any]) -> str:
+        """Send one change; its change id, or "" when a DELETE found the record gone."""
         log.debug("route53: %s TXT %s in hosted zone %s", change["Action"], fqdn, zone_id)
         try:
             response = self._call(
@@ -331,10 +338,9 @@ class Route53Provider:
         except IssuanceError as exc:
             # Someone removed the record between our read and our DELETE: it is gone.
             if change["Action"] == "DELETE" and "InvalidChangeBatch" in exc.message:
-                return
+                return ""
             raise
-        if wait:
-            self._wait_insync(str(response["ChangeInfo"]["Id"]), fqdn)
+        return str(response["ChangeInfo"]["Id"])
 
     def _wait_insync(self, change_id: str, fqdn: str) -> None:
         """Poll GetChange until Route 53 says the change reached all its servers."""
@@ -567,6 +573,18 @@ def describe_client_error(
         hint="Run again with --debug for the AWS SDK's log",
         retryable=status >= 500,
     )
+
+
+#: One lock per record set: the read-merge-UPSERT of a wildcard and its base name, which
+#: certctl presents in parallel, must not interleave, or the second UPSERT drops the
+#: first value. Route 53 has no conditional write, so this covers one certctl process.
+_RECORD_LOCKS: dict[tuple[str, str], threading.Lock] = {}
+_RECORD_LOCKS_GUARD = threading.Lock()
+
+
+def _record_lock(zone_id: str, fqdn: str) -> threading.Lock:
+    with _RECORD_LOCKS_GUARD:
+        return _RECORD_LOCKS.setdefault((zone_id, normalize_name(fqdn)), threading.Lock())
 
 
 def _change(action: str, fqdn: str, ttl: int, values: Sequence[str]) -> dict[str, Any]:
