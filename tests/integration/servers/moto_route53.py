@@ -29,7 +29,8 @@ import http.client
 import json
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -258,13 +259,18 @@ class FaultProxy:
         calls: the Route 53 operations seen, in order (``ChangeResourceRecordSets``...).
         throttle: operation -> how many more calls to answer with HTTP 400 Throttling.
         pending: how many more GetChange answers to turn from INSYNC into PENDING.
+        delay: operation -> seconds to wait before forwarding it (widens races).
+        on_change: called after each successful ChangeResourceRecordSets, before the
+            answer goes back (the end-to-end test copies moto's records into BIND there).
     """
 
-    def __init__(self, upstream: str) -> None:
+    def __init__(self, upstream: str, on_change: Callable[[], None] | None = None) -> None:
         self.upstream = upstream.removeprefix("http://")
+        self.on_change = on_change
         self.calls: list[str] = []
         self.throttle: dict[str, int] = {}
         self.pending = 0
+        self.delay: dict[str, float] = {}
         self._lock = threading.Lock()
         proxy = self
 
@@ -281,6 +287,8 @@ class FaultProxy:
                     throttled = proxy.throttle.get(operation, 0) > 0
                     if throttled:
                         proxy.throttle[operation] -= 1
+                if operation in proxy.delay:
+                    time.sleep(proxy.delay[operation])
                 if throttled:
                     self._answer(400, {"Content-Type": "text/xml"}, _THROTTLING_BODY.encode())
                     return
@@ -300,6 +308,9 @@ class FaultProxy:
                     if key.lower() not in ("content-length", "transfer-encoding", "connection")
                 }
                 connection.close()
+                changed = operation == "ChangeResourceRecordSets" and response.status == 200
+                if changed and proxy.on_change is not None:
+                    proxy.on_change()
                 self._answer(response.status, answer_headers, data)
 
             def _answer(self, status: int, headers: dict[str, str], data: bytes) -> None:
