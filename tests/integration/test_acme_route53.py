@@ -86,6 +86,23 @@ def bridged(
         yield proxy, bridge
 
 
+def route53_run(
+    tmp_path: Path, moto: MotoRoute53, bind: BindServer, pebble: PebbleServer, user: str
+) -> tuple[ACMERun, dict[str, object]]:
+    """A run whose store holds ``user``'s secret access key, and its ClusterIssuer."""
+    acme = ACMERun(tmp_path, bind, pebble.http_port)
+    key = moto.keys[user]
+    DirectoryStore(acme.store).write(
+        SecretRecord(
+            namespace="cert-manager",
+            name="route53",
+            type="Opaque",
+            data={"secret-access-key": key.secret.encode()},
+        )
+    )
+    return acme, acme_issuer(pebble, [{"dns01": {"route53": route53_block(key.id)}}])
+
+
 def test_route53_issues_a_wildcard_with_its_base_domain_from_pebble(
     tmp_path: Path,
     moto_route53: MotoRoute53,
@@ -96,21 +113,10 @@ def test_route53_issues_a_wildcard_with_its_base_domain_from_pebble(
 ) -> None:
     proxy, bridge = bridged
     proxy.pending = 1  # the first change reports PENDING once before INSYNC
-    acme = ACMERun(tmp_path, bind_server, pebble_server.http_port)
+    acme, issuer = route53_run(tmp_path, moto_route53, bind_server, pebble_server, "dns")
     key = moto_route53.keys["dns"]
-    DirectoryStore(acme.store).write(
-        SecretRecord(
-            namespace="cert-manager",
-            name="route53",
-            type="Opaque",
-            data={"secret-access-key": key.secret.encode()},
-        )
-    )
     base = f"{dns_label}.{bind_server.zone.rstrip('.')}"
-    path = acme.manifest(
-        acme_issuer(pebble_server, [{"dns01": {"route53": route53_block(key.id)}}]),
-        certificate("wild", [f"*.{base}", base]),
-    )
+    path = acme.manifest(issuer, certificate("wild", [f"*.{base}", base]))
 
     result = acme.run("issue", "-f", path)
 
@@ -127,3 +133,44 @@ def test_route53_issues_a_wildcard_with_its_base_domain_from_pebble(
     assert moto_route53.txt_values(fqdn) == set(), "TXT records cleaned up in Route 53"
     assert bind_server.query_txt(fqdn) == [], "and in the copy Pebble saw"
     assert key.secret not in result.stdout + result.stderr
+
+
+def test_challenge_check_writes_reads_back_and_removes_the_record(
+    tmp_path: Path,
+    moto_route53: MotoRoute53,
+    bind_server: BindServer,
+    pebble_server: PebbleServer,
+    bridged: tuple[FaultProxy, RecordBridge],
+    dns_label: str,
+) -> None:
+    acme, issuer = route53_run(tmp_path, moto_route53, bind_server, pebble_server, "dns")
+    domain = f"check.{dns_label}.{bind_server.zone.rstrip('.')}"
+    path = acme.manifest(issuer)
+
+    result = acme.run("challenge", "check", domain, "--issuer", "pebble", "-f", path)
+
+    assert result.exit_code == 0, describe(result)
+    assert "Result:      passed" in result.stdout
+    assert "(dns01.route53)" in result.stdout
+    assert moto_route53.txt_values(f"_acme-challenge.{domain}.") == set()
+
+
+def test_challenge_check_without_the_change_permission_names_the_iam_action(
+    tmp_path: Path,
+    moto_route53: MotoRoute53,
+    bind_server: BindServer,
+    pebble_server: PebbleServer,
+    bridged: tuple[FaultProxy, RecordBridge],
+    dns_label: str,
+) -> None:
+    acme, issuer = route53_run(tmp_path, moto_route53, bind_server, pebble_server, "readonly")
+    domain = f"check.{dns_label}.{bind_server.zone.rstrip('.')}"
+    path = acme.manifest(issuer)
+
+    result = acme.run("challenge", "check", domain, "--issuer", "pebble", "-f", path)
+
+    assert result.exit_code == 1, describe(result)
+    output = result.stdout + result.stderr
+    assert "route53:ChangeResourceRecordSets" in output
+    assert "Traceback" not in output
+    assert moto_route53.keys["readonly"].secret not in output
