@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.integration.servers.bind import MISSING_NAMED, BindServer, find_named
+from tests.integration.servers.moto_route53 import MotoRoute53
 from tests.integration.servers.pebble import PebbleServer
 
 # --- BIND (RFC 2136 and DNS-01) ---
@@ -117,3 +118,17 @@ def kube_api() -> Iterator[KubeAPIServer]:
     with KubeAPIServer() as server:
         yield server
     assert not server.internal_errors, server.internal_errors
+
+
+# --- moto (Route 53 and STS) ---
+
+
+@pytest.fixture(scope="session")
+def moto_route53() -> Iterator[MotoRoute53]:
+    """moto in server mode with IAM access control on, its users, role and hosted zones."""
+    server = MotoRoute53()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -26,9 +26,15 @@ from tests.integration.dns_providers.digitalocean import (  # noqa: F401
 )
 from tests.integration.dns_providers.harness import ProviderHarness
 from tests.integration.dns_providers.rfc2136 import rfc2136_harness  # noqa: F401
+from tests.integration.dns_providers.route53 import route53_harness  # noqa: F401
 
 #: The harness fixtures, one per provider.
-HARNESSES = ["rfc2136_harness", "cloudflare_harness", "digitalocean_harness"]
+HARNESSES = [
+    "rfc2136_harness",
+    "cloudflare_harness",
+    "digitalocean_harness",
+    "route53_harness",
+]
 
 
 @pytest.fixture(params=HARNESSES)

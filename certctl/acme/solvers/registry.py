@@ -19,6 +19,7 @@ SOLVERS: dict[str, str] = {
     "http01.webroot": "certctl.acme.solvers.webroot:WebrootSolver",
     "dns01.rfc2136": "certctl.acme.solvers.rfc2136:RFC2136Provider",
     "dns01.cloudflare": "certctl.acme.solvers.cloudflare:CloudflareProvider",
+    "dns01.route53": "certctl.acme.solvers.route53:Route53Provider",
     "dns01.exec": "certctl.acme.solvers.exec:ExecProvider",
     "dns01.digitalocean": "certctl.acme.solvers.digitalocean:DigitalOceanProvider",
     "dns01.acmeDNS": "certctl.acme.solvers.acmedns:AcmeDNSProvider",
