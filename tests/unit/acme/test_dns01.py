@@ -215,7 +215,9 @@ def test_check_propagation_verdicts(
     ]
 
     def fake_ask(server: Nameserver, *args: Any, **kwargs: Any) -> dns.message.Message:
-        answer = answers[server.host]
+        # The recursive server (asked for the CNAMEs of the name first) is not in the
+        # table: it does not answer, so the name is checked as it is.
+        answer = answers.get(server.host)
         if answer is None:
             raise dns01._NoAnswer(f"{server} did not answer within 2 s")
         return answer
