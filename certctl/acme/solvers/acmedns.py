@@ -34,7 +34,7 @@ from typing import Any
 import requests
 
 from certctl import __version__
-from certctl.acme.solvers.base import SolverContext
+from certctl.acme.solvers.base import SolverContext, read_credential
 from certctl.errors import IssuanceError, IssuerNotReadyError
 
 __all__ = ["AcmeDNSAccount", "AcmeDNSProvider", "account_for", "parse_accounts"]
@@ -265,27 +265,14 @@ class AcmeDNSProvider:
         """The accounts, read from the store on first use."""
         if self._accounts is not None:
             return self._accounts
-        namespace = self._context.secret_namespace
         where = self._where()
-        record = self._context.read_secret(namespace, self._secret_name)
-        # A missing or malformed credential means the issuer is not ready yet: the
-        # Certificate fails this run without backing off (certctl.engine.backoff).
-        if record is None:
-            raise IssuerNotReadyError(
-                f"{self._context.issuer}: the acme-dns account secret {where} does not exist",
-                reason="SecretMissing",
-                hint=f"Create it with the JSON of the acme-dns registrations under the key "
-                f"{self._secret_key!r}",
-            )
-        raw = record.data.get(self._secret_key)
-        if raw is None:
-            raise IssuerNotReadyError(
-                f"{self._context.issuer}: the acme-dns account secret {where} has no key "
-                f"{self._secret_key!r}",
-                reason="SecretInvalidData",
-                hint=f"Put the JSON of the acme-dns registrations under the key "
-                f"{self._secret_key!r}",
-            )
+        raw = read_credential(
+            self._context,
+            self._secret_name,
+            self._secret_key,
+            what="acme-dns account",
+            holds="the JSON of the acme-dns registrations",
+        )
         try:
             self._accounts = parse_accounts(raw)
         except ValueError as exc:

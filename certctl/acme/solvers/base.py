@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from certctl.acme.settings import ACMESettings
+from certctl.errors import IssuerNotReadyError
 from certctl.stores.base import SecretRecord
 
 #: Reads a secret (credentials, TSIG keys) from the store: (namespace, name) -> record or None.
@@ -77,3 +78,33 @@ class DNS01Provider(Protocol):
 
 #: Builds a solver from its configuration block (camelCase keys, as validated).
 SolverFactory = Callable[[Mapping[str, Any], SolverContext], Any]
+
+
+def read_credential(context: SolverContext, name: str, key: str, *, what: str, holds: str) -> bytes:
+    """The bytes under ``key`` of the issuer's Secret ``name`` (a token, a TSIG key...).
+
+    A missing Secret or key means the issuer is not ready yet: the Certificate fails
+    this run without backing off (certctl.engine.backoff), and the next run after the
+    Secret is created issues at once.
+
+    Args:
+        what: the Secret's role in messages, e.g. ``"rfc2136 TSIG"``.
+        holds: what belongs under the key, for the hint, e.g. ``"the API token"``.
+    """
+    namespace = context.secret_namespace
+    where = f"{namespace}/{name}"
+    record = context.read_secret(namespace, name) if name else None
+    if record is None:
+        raise IssuerNotReadyError(
+            f"{context.issuer}: the {what} secret {where} does not exist",
+            reason="SecretMissing",
+            hint=f"Create it with {holds} under the key {key!r}",
+        )
+    raw = record.data.get(key)
+    if raw is None:
+        raise IssuerNotReadyError(
+            f"{context.issuer}: the {what} secret {where} has no key {key!r}",
+            reason="SecretInvalidData",
+            hint=f"Put {holds} under the key {key!r}",
+        )
+    return raw

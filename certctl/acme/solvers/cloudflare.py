@@ -34,7 +34,7 @@ from typing import Any
 
 import requests
 
-from certctl.acme.solvers.base import SolverContext
+from certctl.acme.solvers.base import SolverContext, read_credential
 from certctl.errors import IssuanceError, IssuerNotReadyError
 
 __all__ = [
@@ -391,24 +391,21 @@ class CloudflareProvider:
         what = "API token" if self.scheme == "token" else "API key"
         field = "apiTokenSecretRef" if self.scheme == "token" else "apiKeySecretRef"
         where = f"{namespace}/{self._secret_name}"
-        record = context.read_secret(namespace, self._secret_name) if self._secret_name else None
-        if record is None:
-            raise IssuerNotReadyError(
-                f"{context.issuer}: the cloudflare {what} secret {where} does not exist",
-                reason="SecretMissing",
-                hint=f"Create it with the {what} under the key {self._secret_key!r} "
-                f"(the Secret {field} names)",
-            )
-        raw = record.data.get(self._secret_key)
+        raw = read_credential(
+            context,
+            self._secret_name,
+            self._secret_key,
+            what=f"cloudflare {what}",
+            holds=f"the {what} (the Secret {field} names)",
+        )
         try:
-            text = raw.decode("ascii").strip() if raw is not None else ""
+            text = raw.decode("ascii").strip()
         except UnicodeDecodeError:
             text = "\x00"
         if not text or not text.isprintable() or any(char.isspace() for char in text):
-            problem = "has no key" if raw is None else "has no usable value under the key"
             raise IssuerNotReadyError(
-                f"{context.issuer}: the cloudflare {what} secret {where} {problem} "
-                f"{self._secret_key!r}",
+                f"{context.issuer}: the cloudflare {what} secret {where} has no usable value "
+                f"under the key {self._secret_key!r}",
                 reason="SecretInvalidData",
                 hint=f"Put the {what} itself under the key {self._secret_key!r}: one word "
                 "of ASCII, without 'Bearer '",

@@ -32,7 +32,7 @@ import requests
 import requests.auth
 
 from certctl import __version__
-from certctl.acme.solvers.base import SolverContext
+from certctl.acme.solvers.base import SolverContext, read_credential
 from certctl.errors import IssuanceError, IssuerNotReadyError
 
 __all__ = [
@@ -328,25 +328,14 @@ class DigitalOceanProvider:
         """The token, read from the store on first use."""
         if self._token is not None:
             return self._token
-        namespace = self._context.secret_namespace
         where = self._where()
-        record = self._context.read_secret(namespace, self._secret_name)
-        # A missing or malformed credential means the issuer is not ready yet: the
-        # Certificate fails this run without backing off (certctl.engine.backoff).
-        if record is None:
-            raise IssuerNotReadyError(
-                f"{self._context.issuer}: the digitalocean token secret {where} does not exist",
-                reason="SecretMissing",
-                hint=f"Create it with the API token under the key {self._secret_key!r}",
-            )
-        raw = record.data.get(self._secret_key)
-        if raw is None:
-            raise IssuerNotReadyError(
-                f"{self._context.issuer}: the digitalocean token secret {where} has no key "
-                f"{self._secret_key!r}",
-                reason="SecretInvalidData",
-                hint=f"Put the API token under the key {self._secret_key!r}",
-            )
+        raw = read_credential(
+            self._context,
+            self._secret_name,
+            self._secret_key,
+            what="digitalocean token",
+            holds="the API token",
+        )
         # A newline often trails a token written with echo or a file.
         token = raw.decode(errors="replace").strip()
         if not token or any(not char.isprintable() or char.isspace() for char in token):

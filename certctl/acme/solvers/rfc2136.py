@@ -28,7 +28,7 @@ import dns.tsig
 import dns.update
 
 from certctl.acme.settings import Nameserver, parse_nameservers
-from certctl.acme.solvers.base import SolverContext
+from certctl.acme.solvers.base import SolverContext, read_credential
 from certctl.errors import IssuanceError, IssuerNotReadyError
 
 __all__ = ["TSIG_ALGORITHMS", "RFC2136Provider", "parse_nameserver", "parse_tsig_algorithm"]
@@ -124,25 +124,14 @@ class RFC2136Provider:
             return None
         if self._key is not None:
             return self._key
-        namespace = self._context.secret_namespace
-        where = f"{namespace}/{self._secret_name}"
-        record = self._context.read_secret(namespace, self._secret_name)
-        # A missing or malformed credential means the issuer is not ready yet: the
-        # Certificate fails this run without backing off (certctl.engine.backoff).
-        if record is None:
-            raise IssuerNotReadyError(
-                f"{self._context.issuer}: the rfc2136 TSIG secret {where} does not exist",
-                reason="SecretMissing",
-                hint=f"Create it with the base64 TSIG secret under the key {self._secret_key!r}",
-            )
-        raw = record.data.get(self._secret_key)
-        if raw is None:
-            raise IssuerNotReadyError(
-                f"{self._context.issuer}: the rfc2136 TSIG secret {where} has no key "
-                f"{self._secret_key!r}",
-                reason="SecretInvalidData",
-                hint=f"Put the base64 TSIG secret under the key {self._secret_key!r}",
-            )
+        where = f"{self._context.secret_namespace}/{self._secret_name}"
+        raw = read_credential(
+            self._context,
+            self._secret_name,
+            self._secret_key,
+            what="rfc2136 TSIG",
+            holds="the base64 TSIG secret",
+        )
         # The secret is base64 text as tsig-keygen prints it; a newline often trails it.
         text = "".join(raw.decode(errors="replace").split())
         try:
