@@ -108,3 +108,32 @@ def read_credential(context: SolverContext, name: str, key: str, *, what: str, h
             hint=f"Put {holds} under the key {key!r}",
         )
     return raw
+
+
+def unquote_txt(content: str) -> str:
+    """The TXT value a record's ``content`` holds, quoted (``"a" "b"``) or not (legacy).
+
+    The strings of a quoted content are joined, as a resolver joins them.
+    """
+    text = content.strip()
+    if not text.startswith('"'):
+        return text
+    strings: list[str] = []
+    current: list[str] = []
+    inside = escaped = False
+    for char in text:
+        if escaped:
+            current.append(char)
+            escaped = False
+        elif inside and char == "\\":
+            escaped = True
+        elif char == '"':
+            if inside:
+                strings.append("".join(current))
+                current = []
+            inside = not inside
+        elif inside:
+            current.append(char)
+    if inside:  # an unbalanced quote: take the text as it is
+        return text
+    return "".join(strings)

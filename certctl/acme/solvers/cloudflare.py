@@ -34,7 +34,7 @@ from typing import Any
 
 import requests
 
-from certctl.acme.solvers.base import SolverContext, read_credential
+from certctl.acme.solvers.base import SolverContext, read_credential, unquote_txt
 from certctl.errors import IssuanceError, IssuerNotReadyError
 
 __all__ = [
@@ -115,35 +115,6 @@ def txt_content(value: str) -> str:
     (base64url) never holds a quote or a backslash, so quoting is all it takes.
     """
     return f'"{value}"'
-
-
-def unquote_txt(content: str) -> str:
-    """The TXT value a record's ``content`` holds, quoted (``"a" "b"``) or not (legacy).
-
-    The strings of a quoted content are joined, as a resolver joins them.
-    """
-    text = content.strip()
-    if not text.startswith('"'):
-        return text
-    strings: list[str] = []
-    current: list[str] = []
-    inside = escaped = False
-    for char in text:
-        if escaped:
-            current.append(char)
-            escaped = False
-        elif inside and char == "\\":
-            escaped = True
-        elif char == '"':
-            if inside:
-                strings.append("".join(current))
-                current = []
-            inside = not inside
-        elif inside:
-            current.append(char)
-    if inside:  # an unbalanced quote: take the text as it is
-        return text
-    return "".join(strings)
 
 
 def describe_error(error: APIError, *, what: str, secret: str, scheme: str) -> IssuanceError:

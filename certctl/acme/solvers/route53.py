@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from certctl.acme.solvers.base import SolverContext
+from certctl.acme.solvers.base import SolverContext, unquote_txt
 from certctl.errors import IssuanceError, IssuerNotReadyError, NotSupportedError
 
 __all__ = [
@@ -191,23 +191,7 @@ def format_txt_value(value: str) -> str:
 
 def parse_txt_value(text: str) -> str:
     """The value of a Route 53 TXT record: its quoted strings joined (``"a" "b"`` is ``ab``)."""
-    if '"' not in text:
-        return text
-    parts, current, quoted, escaped = [], [], False, False
-    for char in text:
-        if escaped:
-            current.append(char)
-            escaped = False
-        elif char == "\\" and quoted:
-            escaped = True
-        elif char == '"':
-            if quoted:
-                parts.append("".join(current))
-                current = []
-            quoted = not quoted
-        elif quoted:
-            current.append(char)
-    return "".join(parts)
+    return unquote_txt(text)
 
 
 def strip_zone_id(zone_id: str) -> str:
