@@ -36,9 +36,10 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.integration.servers.loopback import LoopbackHTTPServer
 
 _TXT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
@@ -77,7 +78,7 @@ class Call:
 
 
 @dataclass
-class AcmeDNSServer:
+class AcmeDNSServer(LoopbackHTTPServer):
     """The fake on 127.0.0.1 and a free port, serving names below ``domain``.
 
     Attributes:
@@ -95,8 +96,6 @@ class AcmeDNSServer:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     def register(self, subdomain: str | None = None) -> Registration:
         """A new account, as ``POST /register`` makes one."""
@@ -126,40 +125,10 @@ class AcmeDNSServer:
 
     @property
     def url(self) -> str:
-        assert self._httpd is not None, "the server is not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self.address
 
-    def start(self) -> None:
-        server = self
-
-        class Handler(_Handler):
-            fake = server
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> AcmeDNSServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"fake": self})
 
     def handle(self, method: str, path: str, headers: Any, body: bytes) -> tuple[int, Any]:
         routes = {"/update": "POST", "/register": "POST", "/health": "GET"}

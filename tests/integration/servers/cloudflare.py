@@ -46,9 +46,11 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.integration.servers.loopback import LoopbackHTTPServer
 
 API_PREFIX = "/client/v4"
 _TOKEN_FORMAT = re.compile(r"^[A-Za-z0-9_-]{40}$")
@@ -150,7 +152,7 @@ def _error(code: int, message: str, chain: Iterable[tuple[int, str]] = ()) -> di
 
 
 @dataclass
-class CloudflareServer:
+class CloudflareServer(LoopbackHTTPServer):
     """The fake, on 127.0.0.1 and a free port; ``url`` is its API base URL.
 
     Use it as a context manager. ``add_token``/``add_key`` create credentials,
@@ -171,8 +173,6 @@ class CloudflareServer:
     on_change: list[Callable[[str, str, str], None]] = field(default_factory=list)
     _throttle: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
 
     def __post_init__(self) -> None:
         for zone in self.zones:
@@ -182,9 +182,7 @@ class CloudflareServer:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "start the server first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}{API_PREFIX}"
+        return f"{self.address}{API_PREFIX}"
 
     def add_token(
         self,
@@ -245,27 +243,8 @@ class CloudflareServer:
 
     # --- Lifecycle ---
 
-    def start(self) -> None:
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> CloudflareServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"fake": self})
 
     # --- The API ---
 

@@ -40,10 +40,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from tests.integration.servers.loopback import LoopbackHTTPServer
 
 #: Scopes of a custom-scoped token that can do everything the provider needs.
 ALL_SCOPES = frozenset({"domain:read", "domain:create", "domain:delete"})
@@ -71,7 +72,7 @@ class Call:
 
 
 @dataclass
-class DigitalOceanServer:
+class DigitalOceanServer(LoopbackHTTPServer):
     """The fake, on 127.0.0.1 and a free port; use it as a context manager.
 
     Attributes:
@@ -92,8 +93,6 @@ class DigitalOceanServer:
         self._lock = threading.Lock()
         self._ids = itertools.count(28448429)
         self._throttled: list[int] = []
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- set-up, from tests ---
 
@@ -129,42 +128,12 @@ class DigitalOceanServer:
     @property
     def url(self) -> str:
         """The API base URL (what ``CERTCTL_DIGITALOCEAN_API_URL`` takes), ending in /v2."""
-        assert self._httpd is not None, "the server is not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/v2"
+        return f"{self.address}/v2"
 
     # --- lifecycle ---
 
-    def start(self) -> None:
-        server = self
-
-        class Handler(_Handler):
-            fake = server
-
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> DigitalOceanServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"fake": self})
 
     # --- the API, called by the handler under the lock ---
 
