@@ -17,15 +17,19 @@ without ``fork``) keeps the thread pool.
 from __future__ import annotations
 
 import gc
+import logging
 import multiprocessing
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from certctl.engine.reconcile import CertificateResult, Reconciler, _Evaluation
+
+log = logging.getLogger("certctl")
 
 #: Issuers whose work is local CPU work (no network, no shared account state).
 LOCAL_ISSUERS = frozenset({"selfSigned", "ca"})
@@ -86,13 +90,24 @@ def issue_in_processes(
     # pages they share with this process are not copied.
     gc.freeze()
     pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"))
+    settled: set[int] = set()
     try:
         futures = [pool.submit(_issue_chunk, chunk) for chunk in chunks if chunk]
-        for future in as_completed(futures):
-            for index, result, stamp, events in future.result():
-                for event in events:
-                    reconciler.state.record_event(*event)
-                yield settle(level[index], result, stamp)
+        try:
+            for future in as_completed(futures):
+                for index, result, stamp, events in future.result():
+                    for event in events:
+                        reconciler.state.record_event(*event)
+                    settled.add(index)
+                    yield settle(level[index], result, stamp)
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): what it had not reported is issued
+            # here, one at a time. A secret it wrote but never reported is written once
+            # more, atomically, by its own issuer: nothing of anyone else's is touched.
+            log.warning("a worker process died; issuing the rest of this level in one process")
+            for index in indices:
+                if index not in settled:
+                    yield settle(level[index], *reconciler._issue_one(level[index]))
     finally:
         # On Ctrl-C or SIGTERM the chunks being written finish; no new ones start.
         pool.shutdown(wait=True, cancel_futures=True)

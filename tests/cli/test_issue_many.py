@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import pytest
 from cryptography import x509
 
+from certctl.engine import parallel
 from certctl.engine.parallel import MIN_PER_WORKER
 from tests.cli.conftest import Cli, certificate, describe, issuer, results_by_name
 
@@ -75,3 +80,30 @@ def test_events_a_worker_raises_reach_the_history(cli: Cli) -> None:
     described = cli.ok("describe", "certificate", "leaf-7", "-f", path)
     assert "Revision:  2" in described.stdout
     assert "Reusing private key stored in existing Secret default/leaf-7-tls" in described.stdout
+
+
+def _dying_chunk(indices: Sequence[int]) -> Any:
+    """A worker that is killed before it reports anything (as the OOM killer would)."""
+    if 1 in indices:
+        os._exit(1)
+    return _real_issue_chunk(indices)
+
+
+_real_issue_chunk = parallel._issue_chunk
+
+
+def test_a_worker_that_dies_does_not_lose_the_level(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = ca_set(cli)
+    monkeypatch.setattr(parallel, "_issue_chunk", _dying_chunk)
+
+    result = cli.run("issue", "-f", path, "-o", "json")
+
+    assert result.exit_code == 0, describe(result)
+    by_name = results_by_name(result)
+    assert {by_name[f"leaf-{i}"]["outcome"] for i in range(COUNT)} == {"issued"}
+    for i in range(COUNT):
+        assert (cli.secret("default", f"leaf-{i}-tls") / "tls.key").is_file()
+    again = cli.ok("renew", "-f", path, "-o", "json")
+    assert {item["action"] for item in json.loads(again.stdout)["results"]} == {"UpToDate"}
